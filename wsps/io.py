@@ -85,10 +85,10 @@ def read_score_mat(path: str | os.PathLike) -> np.ndarray:
     The released files hold `feat`, an HxW float32 map of the winning class's softmax score.
     """
     path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
     try:
         variables = scipy.io.loadmat(path)
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
     except NotImplementedError:
         raise InputError(path, "MATLAB v7.3 (HDF5) files are not supported; save with -v7") from None
     except Exception as err:  # scipy raises ValueError, TypeError, OSError, zlib.error... on bad files

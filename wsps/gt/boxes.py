@@ -141,10 +141,10 @@ def _to_int(value, what: str) -> int:
 def read_boxes_mat(path: str | os.PathLike) -> list[BoxObject]:
     """Read a box file in the release's layout (the authors' files or ours)."""
     path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "box file not found")
     try:
         content = scipy.io.loadmat(path, simplify_cells=True)
-    except FileNotFoundError:
-        raise InputError(path, "box file not found") from None
     except Exception as err:  # scipy raises many kinds on bad files
         raise InputError(path, f"cannot read box file ({type(err).__name__}: {err}); truncated or corrupt") from None
     try:

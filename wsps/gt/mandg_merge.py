@@ -38,4 +38,7 @@ def merge_with_mcg_and_grabcut(
     if mandg.shape != label.shape:
         raise ValueError(f"M&G map is {mandg.shape[0]}x{mandg.shape[1]} but the label map is {label.shape[0]}x{label.shape[1]}")
     table = merge_table(tuple(int(c) for c in stuff_classes), tuple(int(c) for c in thing_classes), int(ignore_label))
-    return table.ravel()[(mandg.astype(np.uint16) << 8) | label]
+    index = mandg.astype(np.uint16)
+    index <<= 8
+    index |= label
+    return np.take(table.ravel(), index)

@@ -1,0 +1,106 @@
+"""The Hydra configs, composed as the entry points compose them, against the spec's get_opts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from tests.conftest import REPO
+from wsps.gt.options import ConfigError, GTOptions
+
+SPEC_DEFAULTS = {
+    "data_root": "data/Cityscapes", "annotation_template": "%s_leftImg8bit.mat", "canvas_size": [1024, 2048],
+    "ignore_label": 255, "stuff_classes": list(range(11)), "thing_classes": list(range(11, 19)),
+    "pred_template": "%s_leftImg8bit.png", "pred_score_template": "%s_leftImg8bit.mat",
+    "mcg_and_grabcut_template": "%s_leftImg8bit.png",
+    "list_path": "lists/train_id.txt", "annotation_dir": "gtFine_bboxes/train/panoptic", "gt_label_dir": "gtFine/train",
+    "gt_label_template": "%s_gtFine_labelTrainIds.png",
+    "pred_root": "results", "score_thresh": 0.99, "ichk_thresh": 0.5, "ichk_do_not_alter_existing_things": True,
+    "schk_crop_size": [400, 500], "pred_dir": "pred_sem_raw", "pred_score_dir": "pred_flat_feat",
+    "mcg_and_grabcut_dir": "mcg_and_grabcut/train", "sem_save_dir": "pred_sem_clean", "ins_save_dir": "pred_ins_clean",
+    "force_overwrite": True, "save_sem": True, "save_ins": True, "visualise_results": False,
+    "run_score_thresh": True, "run_apply_bbox_prior": True, "run_check_low_iou": True,
+    "run_check_image_level_tags": True, "run_merge_with_mcg_and_grabcut": True, "run_ins_box_process": True,
+}
+
+
+def _compose(config_name="generate_gt", overrides=()):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_defaults_mirror_get_opts():
+    cfg = _compose()
+    assert {k: cfg[k] for k in SPEC_DEFAULTS} == SPEC_DEFAULTS
+    assert cfg["split"] == "train"
+
+
+def test_split_group():
+    val = _compose(overrides=["split=val"])
+    assert (val["list_path"], val["annotation_dir"], val["gt_label_dir"]) == ("lists/val_id.txt", "gtFine_bboxes/val/panoptic", "gtFine/val")
+    extra = _compose(overrides=["split=train_extra"])
+    assert extra["gt_label_template"] == "%s_gtCoarse_labelTrainIds.png"
+    assert extra["annotation_dir"] == "gtCoarse_bboxes/train_extra/panoptic"
+    assert extra["mcg_and_grabcut_dir"] == "mcg_and_grabcut/train_extra"
+
+
+def test_test_split_is_refused():
+    cfg = _compose(overrides=["split=test"])
+    with pytest.raises(ConfigError, match="test split cannot be post-processed"):
+        GTOptions.from_mapping(cfg)
+
+
+def test_presets():
+    first = _compose(overrides=["preset=first_round", "split=val"])
+    assert (first["pred_dir"], first["run_score_thresh"]) == ("cam/val", False)
+    assert (first["sem_save_dir"], first["ins_save_dir"]) == ("pred_sem_cam_mandg_merged", "pred_ins_cam_mandg_merged")
+    assert first["run_merge_with_mcg_and_grabcut"] is True
+    later = _compose(overrides=["preset=later_rounds"])
+    assert {k: later[k] for k in SPEC_DEFAULTS} == SPEC_DEFAULTS
+    late = _compose(overrides=["preset=late_rounds"])
+    assert late["run_merge_with_mcg_and_grabcut"] is False and late["run_score_thresh"] is True
+    extra = _compose(overrides=["preset=train_extra"])
+    assert extra["split"] == "train_extra" and extra["list_path"] == "lists/train_extra_id.txt"
+    assert (extra["run_apply_bbox_prior"], extra["run_check_image_level_tags"], extra["save_ins"]) == (False, False, False)
+    assert extra["run_check_low_iou"] is True
+
+
+def test_command_line_example_from_the_issue(tmp_path):
+    overrides = [
+        "split=train", f"data_root={tmp_path}/D", "pred_root=R", "list_path=lists/demo_id.txt", "score_thresh=0.9",
+        "run_check_low_iou=false", "canvas_size=[512,1024]", "schk_crop_size=[200,250]",
+    ]
+    opts = GTOptions.from_mapping(_compose(overrides=overrides), resolve_path=lambda p: str(Path("/start") / p))
+    assert opts.data_root == f"{tmp_path}/D" and opts.pred_root == "/start/R"  # relative to the start directory
+    assert opts.canvas_size == (512, 1024) and opts.schk_crop_size == (200, 250)
+    assert opts.score_thresh == 0.9 and opts.run_check_low_iou is False
+
+
+def test_option_validation():
+    cfg = _compose(overrides=["schk_crop_size=[400,2048]"])
+    with pytest.raises(ConfigError, match="single crop along the width"):
+        GTOptions.from_mapping(cfg)
+    GTOptions.from_mapping({**cfg, "run_check_image_level_tags": False})  # the grid is only needed by the tag check
+    with pytest.raises(ConfigError, match="overlap"):
+        GTOptions.from_mapping({**cfg, "schk_crop_size": [400, 500], "stuff_classes": [0, 11]})
+    with pytest.raises(ConfigError, match="shard_index"):
+        GTOptions.from_mapping({**_compose(), "shard_index": 2, "num_shards": 2})
+    with pytest.raises(ConfigError, match="pred_template must contain '%s'"):
+        GTOptions.from_mapping({**_compose(), "pred_template": "pred.png"})
+    with pytest.raises(ConfigError, match="save_sem must be true or false"):
+        GTOptions.from_mapping({**_compose(), "save_sem": "yes"})
+
+
+def test_no_instance_step_means_no_instance_map():
+    opts = GTOptions.from_mapping(_compose(overrides=["run_ins_box_process=false"]))
+    assert opts.save_ins is False
+    assert [p.parent.name for p in opts.output_paths("a_1_2")] == ["pred_sem_clean"]
+
+
+def test_prepare_config():
+    cfg = _compose("prepare", ["split=val", "is_panoptic=false"])
+    assert (cfg["gt_label_dir"], cfg["gt_kind"], cfg["is_panoptic"], cfg["incl_grps"], cfg["force_overwrite"]) == ("gtFine/val", "gtFine", False, True, False)
