@@ -1,0 +1,131 @@
+"""Targets, transforms, label sources and the data modules, on hand-made examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from wsps.data.cityscapes import LabelSource, instances_from_gt, instances_from_pseudo, read_targets
+from wsps.data.datamodules import CropTagDataModule, PanopticDataModule, PanopticDataset, crop_tags
+from wsps.data.synthetic import generate
+from wsps.data.targets import gaussian_kernel, panoptic_targets
+from wsps.data.transforms import random_scale_crop_flip
+from wsps.gt.image_tags import crop_grid
+from wsps.io import write_label_png
+
+I = 255
+THINGS = tuple(range(11, 19))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiny")
+    generate(root, num_train=6, num_val=3, height=128, width=256, seed=1)
+    return root
+
+
+def test_crop_tags_exclude_ignore():
+    label = np.array([[0, 0, 13, I], [0, 2, 13, 13]], np.uint8)
+    tags = crop_tags(label, [(slice(0, 2), slice(0, 2)), (slice(0, 2), slice(2, 4))], 19)
+    assert np.flatnonzero(tags[0]).tolist() == [0, 2] and np.flatnonzero(tags[1]).tolist() == [13]
+    assert tags.shape == (2, 19)
+
+
+def test_targets_centres_offsets_and_exclusions():
+    sem = np.full((20, 30), 0, np.uint8)
+    inst = np.zeros((20, 30), np.int32)
+    sem[2:5, 2:5], inst[2:5, 2:5] = 13, 13000  # a 3x3 car, centre (3, 3)
+    sem[10:14, 20:28], inst[10:14, 20:28] = 11, 11001  # a 4x8 person, centre (11.5, 23.5)
+    sem[15:18, 2:6] = 11  # a crowd: thing pixels without an instance
+    sem[0, :] = I
+    inst[0, 25] = 11002  # an instance id on an ignored pixel is no instance
+    t = panoptic_targets(sem, inst, THINGS, sigma=2, small_instance_area=10, small_instance_weight=3)
+    assert t["center"].shape == (1, 20, 30) and t["offset"].shape == (2, 20, 30)
+    assert t["center"][0, 3, 3] == pytest.approx(1.0)
+    assert t["center"][0, 12, 24] == pytest.approx(1.0)  # the peak sits at the rounded centre of mass
+    assert t["center"][0, 11, 23] == pytest.approx(np.exp(-2 / (2 * 2**2)))
+    assert t["center"][0, 16, 3] < 1e-3  # no centre for the crowd
+    np.testing.assert_allclose(t["offset"][:, 2, 2], [1, 1])
+    np.testing.assert_allclose(t["offset"][:, 10, 20], [1.5, 3.5])
+    assert not t["offset"][:, 15:18, 2:6].any() and not t["offset"][:, 0].any()
+    np.testing.assert_array_equal(t["offset_weight"][0], (inst > 0) & (sem != I))
+    np.testing.assert_array_equal(t["center_weight"][0], sem != I)
+    assert t["sem_weight"][3, 3] == 3 and t["sem_weight"][11, 23] == 1 and t["sem_weight"][16, 3] == 1  # small instance only
+    assert t["sem"].dtype == np.int64 and t["sem"][0, 0] == I
+
+
+def test_gaussian_kernel_peak_and_size():
+    k = gaussian_kernel(8)
+    assert k.shape == (51, 51) and k[25, 25] == 1 and k[25, 25 + 8] == pytest.approx(np.exp(-0.5))
+
+
+def test_label_sources(tmp_path):
+    instance_train_ids = np.array([[7, 13000, 13001, 11, I]], np.uint16)
+    np.testing.assert_array_equal(instances_from_gt(instance_train_ids), [[0, 13000, 13001, 0, 0]])
+    sem = np.array([[0, 13, 13, 13, 11, I]], np.uint8)
+    ins = np.array([[1, 2, 3, I, 0, I]], np.uint8)  # stuff id 1, two cars, a contested pixel, no box, ignore
+    np.testing.assert_array_equal(instances_from_pseudo(sem, ins, THINGS), [[0, 2, 3, 0, 0, 0]])
+
+
+def test_read_targets_pseudo_and_semi(tiny, tmp_path):
+    ids = (tiny / "lists/train_id.txt").read_text().split()
+    for image_id in ids[:2]:
+        write_label_png(tmp_path / "sem" / f"{image_id}_leftImg8bit.png", np.full((128, 256), 13, np.uint8))
+        write_label_png(tmp_path / "ins" / f"{image_id}_leftImg8bit.png", np.full((128, 256), 4, np.uint8))
+    source = LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins"), true_gt_ids=frozenset(ids[1:2]))
+    sem, inst = read_targets(tiny, "train", ids[0], source, THINGS)
+    assert (sem == 13).all() and (inst == 4).all()
+    sem, inst = read_targets(tiny, "train", ids[1], source, THINGS)  # semi-supervised: true GT
+    assert len(np.unique(sem)) > 3 and inst.max() >= 11000
+
+
+def test_scale_crop_flip_keeps_maps_aligned():
+    rng = np.random.default_rng(0)
+    image = np.zeros((40, 60, 3), np.uint8)
+    sem = np.zeros((40, 60), np.uint8)
+    inst = np.zeros((40, 60), np.int32)
+    image[10:20, 10:30] = 200
+    sem[10:20, 10:30] = 13
+    inst[10:20, 10:30] = 13005
+    for _ in range(20):
+        im, (s, i) = random_scale_crop_flip(rng, image, [sem, inst], [I, 0], (48, 64), (0.5, 1.5))
+        assert im.shape == (48, 64, 3) and s.shape == (48, 64) and i.dtype == np.int32
+        np.testing.assert_array_equal(s == 13, i == 13005)  # nearest: labels never blend
+        assert set(np.unique(s).tolist()) <= {0, 13, I}
+        assert (im[s == I] == 0).all()  # padding is black in the image and ignore in sem
+        padded = s == I
+        assert not i[padded].any()  # padding: ignore in sem, no instance
+
+
+def test_crop_tag_datamodule(tiny):
+    dm = CropTagDataModule(str(tiny), canvas_size=(128, 256), crop_size=(50, 63), batch_size=2)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["crops"].shape == (2, 15, 3, 50, 63) and batch["tags"].shape == (2, 15, 19)
+    assert batch["tags"].sum(-1).min() >= 1 and len(batch["id"]) == 2
+    val = next(iter(dm.val_dataloader()))
+    crops = crop_grid((128, 256), (50, 63))
+    from wsps.data.cityscapes import gt_path
+    from wsps.io import read_label_png
+    label = read_label_png(gt_path(tiny, "val", val["id"][0], "labelTrainIds"))
+    np.testing.assert_array_equal(val["tags"][0].numpy(), crop_tags(label, crops, 19))
+
+
+def test_panoptic_datamodule(tiny):
+    dm = PanopticDataModule(str(tiny), crop_size=(96, 160), batch_size=3, sigma=4)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape == (3, 3, 96, 160) and batch["image"].dtype == torch.float32
+    assert batch["sem"].shape == (3, 96, 160) and batch["center"].shape == (3, 1, 96, 160)
+    assert batch["offset"].shape == (3, 2, 96, 160) and batch["offset_weight"].shape == (3, 1, 96, 160)
+    assert batch["center"].max() <= 1 and batch["sem"].max() <= 255
+    val = next(iter(dm.val_dataloader()))
+    assert val["image"].shape == (1, 3, 128, 256) and val["inst"].shape == (1, 128, 256) and isinstance(val["id"][0], str)
+    pred = next(iter(dm.predict_dataloader()))
+    assert set(pred) == {"id", "image"}
+
+
+def test_panoptic_dataset_refuses_unknown_mode(tiny):
+    with pytest.raises(ValueError, match="mode must be"):
+        PanopticDataset(tiny, "train", [], mode="test")

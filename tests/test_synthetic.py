@@ -1,0 +1,108 @@
+"""The embedded dataset: layout, label tables, determinism, and the GT tools running on it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cityscapesscripts.helpers.labels import id2label
+
+from tests.conftest import REPO, run_script
+from wsps.data.cityscapes import gt_path, image_path, read_image
+from wsps.data.synthetic import generate, render
+from wsps.gt.boxes import read_boxes_mat
+from wsps.gt.image_tags import crop_grid
+from wsps.io import read_id_list, read_label_png, read_uint16_png
+from wsps.labels import instance_ids_to_train_ids, label_ids_to_train_ids
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic")
+    result = run_script(["-m", "wsps.data.synthetic", f"data_root={root}", "num_train=12", "num_val=4", "seed=3"], cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+def test_layout_and_ids(dataset):
+    for split, count in (("train", 12), ("val", 4)):
+        ids = read_id_list(dataset / "lists" / f"{split}_id.txt")
+        assert len(ids) == count and len(set(ids)) == count
+        for image_id in ids:
+            assert re.fullmatch(r"[a-z]+_\d{6}_\d{6}", image_id)
+            assert read_image(image_path(dataset, split, image_id)).shape == (128, 256, 3)
+            for kind in ("labelIds", "instanceIds", "labelTrainIds", "instanceTrainIds"):
+                assert gt_path(dataset, split, image_id, kind).exists()
+    train_cities = {i.split("_")[0] for i in read_id_list(dataset / "lists/train_id.txt")}
+    val_cities = {i.split("_")[0] for i in read_id_list(dataset / "lists/val_id.txt")}
+    assert len(train_cities) > 1 and not train_cities & val_cities
+
+
+def test_labels_follow_cityscapesscripts_and_agree_with_instances(dataset):
+    classes_seen, groups, instances = set(), 0, 0
+    for image_id in read_id_list(dataset / "lists/train_id.txt"):
+        label_ids = read_label_png(gt_path(dataset, "train", image_id, "labelIds"))
+        instance_ids = read_uint16_png(gt_path(dataset, "train", image_id, "instanceIds"))
+        assert set(np.unique(label_ids).tolist()) <= set(id2label)
+        # semantics and instances agree: an instance id's label is its value // 1000
+        np.testing.assert_array_equal(np.where(instance_ids >= 1000, instance_ids // 1000, instance_ids), label_ids)
+        for value in np.unique(instance_ids[instance_ids >= 1000]):
+            assert id2label[int(value) // 1000].hasInstances
+        np.testing.assert_array_equal(read_label_png(gt_path(dataset, "train", image_id, "labelTrainIds")), label_ids_to_train_ids(label_ids))
+        np.testing.assert_array_equal(read_uint16_png(gt_path(dataset, "train", image_id, "instanceTrainIds")), instance_ids_to_train_ids(instance_ids))
+        classes_seen |= {id2label[int(v)].name for v in np.unique(label_ids)}
+        groups += int(np.isin(instance_ids, [24, 25, 26]).any())
+        instances += len(np.unique(instance_ids[instance_ids >= 1000]))
+    assert {"road", "sidewalk", "building", "vegetation", "sky", "pole", "traffic sign", "person", "car"} <= classes_seen
+    assert instances >= 3 * 12 and groups >= 1
+
+
+def test_deterministic_by_seed():
+    a, b, c = render(64, 128, 7), render(64, 128, 7), render(64, 128, 8)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_generate_is_reproducible(tmp_path):
+    generate(tmp_path / "a", 2, 1, 64, 128, seed=5)
+    generate(tmp_path / "b", 2, 1, 64, 128, seed=5)
+    for path in (tmp_path / "a").rglob("*.png"):
+        assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes()
+
+
+def test_tags_vary_across_crops(dataset):
+    crops = crop_grid((128, 256), (50, 63))
+    image_id = read_id_list(dataset / "lists/train_id.txt")[0]
+    label = read_label_png(gt_path(dataset, "train", image_id, "labelTrainIds"))
+    tag_sets = {tuple(sorted(set(np.unique(label[c]).tolist()) - {255})) for c in crops}
+    assert len(tag_sets) >= 5
+    top, bottom = crops[0], crops[2]  # the first column's top and bottom crops
+    assert 10 in np.unique(label[top]) and 10 not in np.unique(label[bottom])  # sky above, not below
+
+
+def test_prepare_and_generate_gt_run_unchanged(dataset, tmp_path):
+    prep = run_script(["-m", "wsps.prepare", f"data_root={dataset}", "dataset=synthetic"], cwd=tmp_path)
+    assert prep.returncode == 0, prep.stdout + prep.stderr
+    ids = read_id_list(dataset / "lists/train_id.txt")
+    boxes = read_boxes_mat(dataset / "gtFine_bboxes/train/panoptic" / f"{ids[0]}_leftImg8bit.mat")
+    assert any(b.is_stuff for b in boxes) and any(not b.is_stuff for b in boxes)
+    # the true labels as "predictions": with the fill and the merge off, cleaning keeps them
+    (tmp_path / "labels").mkdir()
+    for image_id in ids:
+        city = image_id.split("_")[0]
+        (tmp_path / "labels" / f"{image_id}_leftImg8bit.png").symlink_to(dataset / "gtFine/train" / city / f"{image_id}_gtFine_labelTrainIds.png")
+    result = run_script([str(REPO / "generate_gt.py"), "dataset=synthetic", f"data_root={dataset}", f"pred_root={tmp_path}",
+                         "preset=first_round", "pred_dir=labels", "run_check_low_iou=false", "run_merge_with_mcg_and_grabcut=false"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "12 image(s): 12 written" in result.stdout + result.stderr
+    for image_id in ids:
+        truth = read_label_png(tmp_path / "labels" / f"{image_id}_leftImg8bit.png")
+        sem = read_label_png(tmp_path / "pred_sem_cam_mandg_merged" / f"{image_id}_leftImg8bit.png")
+        np.testing.assert_array_equal(sem, truth)
+        ins = read_label_png(tmp_path / "pred_ins_cam_mandg_merged" / f"{image_id}_leftImg8bit.png")
+        objects = read_boxes_mat(dataset / "gtFine_bboxes/train/panoptic" / f"{image_id}_leftImg8bit.mat")
+        assert ins[ins != 255].max() <= sum(not o.is_grp for o in objects)
+        assert (ins > 0).sum() > 0.5 * (truth != 255).sum()

@@ -1,0 +1,183 @@
+"""Datasets and LightningDataModules over any Cityscapes-layout root.
+
+- `CropTagDataset` / `CropTagDataModule`: the classifier's fixed crops (the tag check's grid,
+  15 on 1024x2048) of every image with their multi-label tags, the train ids present in the
+  crop's `labelTrainIds` (ignore excluded). An item is one image: all its crops, stacked.
+- `PanopticDataset` / `PanopticDataModule`: images with semantic + instance targets from a
+  `LabelSource` (the true GT, a generate_gt pseudo-GT, or both: semi-supervision); training
+  items are augmented (scale, crop, flip) and carry Panoptic-DeepLab targets, validation
+  items the full image and its labels, prediction items the image alone. Items carry their id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from wsps.data.cityscapes import LabelSource, gt_path, image_path, read_image, read_targets
+from wsps.data.targets import panoptic_targets
+from wsps.data.transforms import normalise, random_scale_crop_flip
+from wsps.gt.image_tags import crop_grid
+from wsps.io import read_id_list, read_label_png
+from wsps.labels import IGNORE_LABEL, THING_CLASSES
+
+
+def _rng() -> np.random.Generator:
+    """A numpy generator drawn from torch's: different every epoch and worker, yet reproducible
+    under `pytorch_lightning.seed_everything(seed, workers=True)`."""
+    return np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
+
+
+def crop_tags(label: np.ndarray, crops, num_classes: int) -> np.ndarray:
+    """Multi-hot tags (len(crops) x num_classes) of the train ids present in each crop."""
+    tags = np.zeros((len(crops), num_classes), np.float32)
+    for k, crop in enumerate(crops):
+        present = np.bincount(label[crop].ravel(), minlength=256)[:num_classes] > 0
+        tags[k, present] = 1
+    return tags
+
+
+class CropTagDataset(Dataset):
+    """All fixed crops of each image with their tags: (`crops` Kx3xhxw, `tags` KxC, `id`)."""
+
+    def __init__(self, root, split: str, ids: Sequence[str], canvas_size, crop_size, num_classes: int = 19, flip: bool = False):
+        self.root, self.split, self.ids = Path(root), split, list(ids)
+        self.crops = crop_grid(canvas_size, crop_size)
+        self.canvas_size, self.num_classes, self.flip = tuple(canvas_size), num_classes, flip
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict:
+        image_id = self.ids[index]
+        image = read_image(image_path(self.root, self.split, image_id))
+        label = read_label_png(gt_path(self.root, self.split, image_id, "labelTrainIds"))
+        if image.shape[:2] != self.canvas_size or label.shape != self.canvas_size:
+            raise ValueError(f"{image_id}: image {image.shape[:2]} / labels {label.shape} differ from canvas_size {self.canvas_size}")
+        crops = np.stack([normalise(image[crop]) for crop in self.crops])
+        if self.flip:  # a horizontal flip leaves a crop's tags unchanged
+            flipped = _rng().random(len(crops)) < 0.5
+            crops[flipped] = crops[flipped][..., ::-1]
+        return {"crops": torch.from_numpy(crops), "tags": torch.from_numpy(crop_tags(label, self.crops, self.num_classes)), "id": image_id}
+
+
+class PanopticDataset(Dataset):
+    """Images with targets. `mode`: `train` (augmented, Panoptic-DeepLab targets), `val` (full
+    image, `sem` and `inst`), `predict` (full image)."""
+
+    def __init__(
+        self,
+        root,
+        split: str,
+        ids: Sequence[str],
+        mode: str = "train",
+        labels: LabelSource | None = None,
+        crop_size: Sequence[int] = (128, 256),
+        scale_range: Sequence[float] = (0.5, 2.0),
+        sigma: float = 8.0,
+        small_instance_area: int = 0,
+        small_instance_weight: float = 1.0,
+        thing_classes: Sequence[int] = THING_CLASSES,
+    ):
+        if mode not in ("train", "val", "predict"):
+            raise ValueError(f"mode must be train, val or predict, got {mode!r}")
+        self.root, self.split, self.ids, self.mode = Path(root), split, list(ids), mode
+        self.labels = labels or LabelSource()
+        self.crop_size, self.scale_range = tuple(crop_size), tuple(scale_range)
+        self.sigma, self.small_instance_area, self.small_instance_weight = sigma, small_instance_area, small_instance_weight
+        self.thing_classes = tuple(thing_classes)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict:
+        image_id = self.ids[index]
+        image = read_image(image_path(self.root, self.split, image_id))
+        item = {"id": image_id}
+        if self.mode == "predict":
+            return {**item, "image": torch.from_numpy(normalise(image))}
+        sem, inst = read_targets(self.root, self.split, image_id, self.labels, self.thing_classes)
+        if sem.shape != image.shape[:2]:
+            raise ValueError(f"{image_id}: labels are {sem.shape} but the image is {image.shape[:2]}")
+        if self.mode == "val":
+            return {**item, "image": torch.from_numpy(normalise(image)), "sem": torch.from_numpy(sem.astype(np.int64)), "inst": torch.from_numpy(inst)}
+        image, (sem, inst) = random_scale_crop_flip(_rng(), image, [sem, inst], [IGNORE_LABEL, 0], self.crop_size, self.scale_range)
+        targets = panoptic_targets(sem, inst, self.thing_classes, self.sigma, IGNORE_LABEL, self.small_instance_area, self.small_instance_weight)
+        return {**item, "image": torch.from_numpy(normalise(image)), **{k: torch.from_numpy(v) for k, v in targets.items()}}
+
+
+class _IdsMixin:
+    """The image ids of a split, from `data_root/lists/<split>_id.txt`."""
+
+    data_root: Path
+
+    def split_ids(self, split: str, limit: int | None = None) -> list[str]:
+        ids = read_id_list(self.data_root / "lists" / f"{split}_id.txt")
+        return ids[:limit] if limit else ids
+
+
+class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
+    """The classifier's data: 15 crops per image and their tags."""
+
+    def __init__(self, data_root: str, canvas_size: Sequence[int], crop_size: Sequence[int], train_split: str = "train",
+                 val_split: str = "val", batch_size: int = 4, num_workers: int = 0, num_classes: int = 19, limit: int | None = None):
+        super().__init__()
+        self.data_root = Path(data_root)
+        self.canvas_size, self.crop_size, self.num_classes = tuple(canvas_size), tuple(crop_size), num_classes
+        self.train_split, self.val_split = train_split, val_split
+        self.batch_size, self.num_workers, self.limit = batch_size, num_workers, limit
+
+    def _dataset(self, split: str, flip: bool = False) -> CropTagDataset:
+        return CropTagDataset(self.data_root, split, self.split_ids(split, self.limit), self.canvas_size, self.crop_size, self.num_classes, flip)
+
+    def _loader(self, dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset(self.train_split, flip=True), shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset(self.val_split), shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Crops of the training split, in list order, for the CAMs."""
+        return self._loader(self._dataset(self.train_split), shuffle=False)
+
+
+class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
+    """The segmenter's data: augmented training crops with targets, full validation images."""
+
+    def __init__(self, data_root: str, labels: LabelSource | None = None, train_split: str = "train", val_split: str = "val",
+                 predict_split: str = "train", crop_size: Sequence[int] = (128, 256), scale_range: Sequence[float] = (0.5, 2.0),
+                 sigma: float = 8.0, small_instance_area: int = 0, small_instance_weight: float = 1.0, batch_size: int = 4,
+                 val_batch_size: int = 1, num_workers: int = 0, limit: int | None = None):
+        super().__init__()
+        self.data_root, self.labels = Path(data_root), labels or LabelSource()
+        self.train_split, self.val_split, self.predict_split = train_split, val_split, predict_split
+        self.crop_size, self.scale_range, self.sigma = tuple(crop_size), tuple(scale_range), sigma
+        self.small_instance_area, self.small_instance_weight = small_instance_area, small_instance_weight
+        self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
+        self.limit = limit
+
+    def _dataset(self, split: str, mode: str, labels: LabelSource | None = None) -> PanopticDataset:
+        return PanopticDataset(self.data_root, split, self.split_ids(split, self.limit), mode, labels or LabelSource(), self.crop_size,
+                               self.scale_range, self.sigma, self.small_instance_area, self.small_instance_weight)
+
+    def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0, drop_last=shuffle and len(dataset) > batch_size)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset(self.train_split, "train", self.labels), self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation always scores against the true GT."""
+        return self._loader(self._dataset(self.val_split, "val"), self.val_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset(self.predict_split, "predict"), self.val_batch_size, shuffle=False)
