@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from wsps.gt.boxes import BoxObject, read_boxes_mat, write_boxes_mat  # noqa: E402
-from wsps.gt.job import keep_freed_memory, run  # noqa: E402
+from wsps.gt.job import run  # noqa: E402
+from wsps.runner import keep_freed_memory  # noqa: E402
 from wsps.gt.options import GTOptions  # noqa: E402
 from wsps.gt.pipeline import clean_label, load_inputs  # noqa: E402
 from wsps.gt.instances import ins_box_process  # noqa: E402

@@ -11,7 +11,8 @@ import scipy.io
 
 from tests.conftest import REPO, SAMPLE_ID, make_gt_dataset, run_script
 from wsps.gt.boxes import BoxObject, write_boxes_mat
-from wsps.gt.job import run, shard
+from wsps.gt.job import run
+from wsps.runner import shard
 from wsps.gt.options import GTOptions
 from wsps.io import read_label_png, write_label_png
 from tests.test_config import _compose

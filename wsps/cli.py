@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from wsps.gt import job
 from wsps.gt.options import ConfigError, GTOptions
 from wsps.io import InputError
+from wsps.runner import Summary, finish
 
 log = logging.getLogger(__name__)
 
 
-class JobFailed(RuntimeError):
-    """Some images failed; raised in a multirun so that the other jobs still run."""
-
-
-def finish(exit_code: int, message: str) -> None:
-    """Exit with `exit_code` unless it is 0: SystemExit in a single run, an exception in a sweep
-    (SystemExit would stop the remaining jobs of a multirun)."""
-    if not exit_code:
-        return
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        raise JobFailed(message)
-    raise SystemExit(exit_code)
-
-
-def run_gt_job(cfg: DictConfig) -> job.Summary | None:
+def run_gt_job(cfg: DictConfig) -> Summary | None:
     """`generate_gt.py`: validate the options, run every image, exit 1 if any failed, 2 on bad options."""
     try:
         opts = GTOptions.from_mapping(OmegaConf.to_container(cfg, resolve=True), resolve_path=to_absolute_path)

@@ -21,12 +21,10 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
-from wsps.cli import finish
 from wsps.gt.boxes import extract_boxes, write_boxes_json, write_boxes_mat
-from wsps.gt.job import collect, map_images
-from wsps.gt.pipeline import ImageResult
 from wsps.io import InputError, read_id_list, read_label_png, read_uint16_png, write_png, write_text
 from wsps.labels import instance_ids_to_train_ids, label_ids_to_train_ids
+from wsps.runner import ImageResult, collect, finish, map_images
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from wsps.gt.options import GTOptions
 from wsps.gt.score_thresh import apply_score_thresh
 from wsps.gt.visualise import four_panel
 from wsps.io import InputError, read_label_png, read_score_mat, write_label_png, write_png
+from wsps.runner import ImageResult
 
 
 @dataclass
@@ -29,16 +30,6 @@ class Inputs:
     gt_label: np.ndarray | None = None
     mandg: np.ndarray | None = None
     boxes: list[Box] = field(default_factory=list)
-
-
-@dataclass
-class ImageResult:
-    """How one image went: `done`, `skipped` (outputs exist) or `failed`, with messages."""
-
-    image_id: str
-    status: str
-    message: str = ""
-    warnings: list[str] = field(default_factory=list)
 
 
 def clean_label(opts: GTOptions, inputs: Inputs) -> np.ndarray:
