@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import nbclient
 import nbformat
@@ -33,3 +34,13 @@ def test_dataset_notebook(tmp_path):
     assert "crop 14:" in out
     baseline = float(out.split("colour-only baseline mIoU: ")[1].split()[0])
     assert 0.02 < baseline < 0.3
+
+
+def test_gt_generation_notebook():
+    from tests.conftest import SAMPLE
+    out = execute("02_gt_generation.ipynb", {})
+    if not SAMPLE.exists():
+        assert "nothing to show" in out
+        return
+    assert len(re.findall(r"(?<!\d)0 pixels differ from the reference", out)) == 4
+    assert "low-IoU fill" in out and "first_round   reads cam/train" in out

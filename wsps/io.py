@@ -64,7 +64,7 @@ def read_label_png(path: str | os.PathLike) -> np.ndarray:
     image = _open_image(path)
     if image.mode not in ("P", "L"):
         raise InputError(path, f"expected a single-channel 8-bit label map (palette or grey PNG), got mode {image.mode}")
-    return np.asarray(image, dtype=np.uint8)
+    return np.array(image, dtype=np.uint8)
 
 
 def read_uint16_png(path: str | os.PathLike) -> np.ndarray:
@@ -126,6 +126,13 @@ def write_png(path: str | os.PathLike, array: np.ndarray, palette: np.ndarray | 
 def write_label_png(path: str | os.PathLike, label: np.ndarray) -> None:
     """Write a uint8 train-id (or instance-id) map as a palette PNG with the Cityscapes colours."""
     write_png(path, label, PALETTE)
+
+
+def write_score_mat(path: str | os.PathLike, scores: np.ndarray, name: str = "feat") -> None:
+    """Write a score map as the release does: a MAT-file whose variable `feat` is float32, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            scipy.io.savemat(handle, {name: np.asarray(scores, dtype=np.float32)}, do_compression=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

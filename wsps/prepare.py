@@ -141,10 +141,9 @@ def prepare(opts: PrepareOptions, num_workers: int = 1):
     return summary
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
-def main(cfg: DictConfig) -> None:
+def options_from_config(cfg: DictConfig) -> PrepareOptions:
     data_root = Path(to_absolute_path(cfg.data_root))
-    opts = PrepareOptions(
+    return PrepareOptions(
         data_root=data_root,
         split=cfg.split,
         gt_kind=cfg.gt_kind,
@@ -160,8 +159,12 @@ def main(cfg: DictConfig) -> None:
         incl_grps=bool(cfg.incl_grps),
         force_overwrite=bool(cfg.force_overwrite),
     )
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
+def main(cfg: DictConfig) -> None:
     try:
-        summary = prepare(opts, int(cfg.num_workers))
+        summary = prepare(options_from_config(cfg), int(cfg.num_workers))
     except InputError as err:
         log.error("%s", err)
         finish(2, str(err))

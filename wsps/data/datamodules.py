@@ -43,7 +43,8 @@ def crop_tags(label: np.ndarray, crops, num_classes: int) -> np.ndarray:
 
 
 class CropTagDataset(Dataset):
-    """All fixed crops of each image with their tags: (`crops` Kx3xhxw, `tags` KxC, `id`)."""
+    """All fixed crops of each image with their tags: `crops` (K, 3, h, w), `tags` (K, C), the
+    RGB `image` (for superpixels), its train ids `label` (to score CAM labels against), its `id`."""
 
     def __init__(self, root, split: str, ids: Sequence[str], canvas_size, crop_size, num_classes: int = 19, flip: bool = False):
         self.root, self.split, self.ids = Path(root), split, list(ids)
@@ -63,7 +64,8 @@ class CropTagDataset(Dataset):
         if self.flip:  # a horizontal flip leaves a crop's tags unchanged
             flipped = _rng().random(len(crops)) < 0.5
             crops[flipped] = crops[flipped][..., ::-1]
-        return {"crops": torch.from_numpy(crops), "tags": torch.from_numpy(crop_tags(label, self.crops, self.num_classes)), "id": image_id}
+        return {"crops": torch.from_numpy(crops), "tags": torch.from_numpy(crop_tags(label, self.crops, self.num_classes)),
+                "image": torch.from_numpy(image), "label": torch.from_numpy(label), "id": image_id}
 
 
 class PanopticDataset(Dataset):
@@ -125,11 +127,12 @@ class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
     """The classifier's data: 15 crops per image and their tags."""
 
     def __init__(self, data_root: str, canvas_size: Sequence[int], crop_size: Sequence[int], train_split: str = "train",
-                 val_split: str = "val", batch_size: int = 4, num_workers: int = 0, num_classes: int = 19, limit: int | None = None):
+                 val_split: str = "val", predict_split: str = "train", batch_size: int = 4, num_workers: int = 0,
+                 num_classes: int = 19, limit: int | None = None):
         super().__init__()
         self.data_root = Path(data_root)
         self.canvas_size, self.crop_size, self.num_classes = tuple(canvas_size), tuple(crop_size), num_classes
-        self.train_split, self.val_split = train_split, val_split
+        self.train_split, self.val_split, self.predict_split = train_split, val_split, predict_split
         self.batch_size, self.num_workers, self.limit = batch_size, num_workers, limit
 
     def _dataset(self, split: str, flip: bool = False) -> CropTagDataset:
@@ -145,8 +148,8 @@ class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
         return self._loader(self._dataset(self.val_split), shuffle=False)
 
     def predict_dataloader(self) -> DataLoader:
-        """Crops of the training split, in list order, for the CAMs."""
-        return self._loader(self._dataset(self.train_split), shuffle=False)
+        """Crops of the prediction split (the training split, whose tags are known), for the CAMs."""
+        return self._loader(self._dataset(self.predict_split), shuffle=False)
 
 
 class PanopticDataModule(_IdsMixin, pl.LightningDataModule):

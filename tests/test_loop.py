@@ -1,0 +1,150 @@
+"""The self-training driver, reduced to a few images and epochs: results, resume, modes, W&B, sweeps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, run_script
+from wsps.data.synthetic import generate
+from wsps.io import read_label_png
+
+SMALL = ["loop.max_rounds=2", 'loop.steps.classifier=["trainer.max_epochs=1"]', 'loop.steps.segmenter=["trainer.max_epochs=1"]',
+         "loop.rounds.1.segmenter=[]", 'loop.rounds.2.segmenter=["trainer.max_epochs=2"]', "loop.log_images=0", "logger=csv"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("loop_data")
+    generate(root, num_train=6, num_val=3, height=128, width=256, seed=5)
+    return root
+
+
+def _loop(data: Path, run_dir: Path, *overrides):
+    result = run_script([str(REPO / "train.py"), f"data_root={data}", f"hydra.run.dir={run_dir}", *SMALL, *overrides],
+                        cwd=run_dir.parent, timeout=900)
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def weak_run(data, tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("weak") / "run"
+    code, out = _loop(data, run_dir)
+    assert code == 0, out[-3000:]
+    return run_dir
+
+
+def test_weak_loop_writes_every_step_and_the_results(weak_run, data):
+    results = json.loads((weak_run / "results.json").read_text())
+    assert results["supervision"] == "weak" and 1 <= len(results["rounds"]) <= 2
+    for k, row in enumerate(results["rounds"], start=1):
+        assert row["round"] == k and row["train_loss"] > 0
+        assert set(row["model"]) == {"PQ", "PQ_th", "PQ_st", "mIoU"} and all(0 <= v <= 1 for v in row["model"].values())
+        assert set(row["pseudo_gt"]) == {"mIoU", "PQ", "PQ_th", "PQ_st"} and row["pseudo_gt"]["mIoU"] > 0.05
+        ids = (data / "lists/train_id.txt").read_text().split()
+        for image_id in ids:
+            assert read_label_png(weak_run / f"round_{k}/pseudo_gt/sem/{image_id}_leftImg8bit.png").shape == (128, 256)
+            assert (weak_run / f"round_{k}/pred/pred_flat_feat/{image_id}_leftImg8bit.mat").exists()
+    assert results["final"] == results["rounds"][-1]["model"]
+    table = (weak_run / "results.md").read_text()
+    assert "| round | PQ | PQ_th | PQ_st | mIoU | pseudo-GT mIoU | pseudo-GT PQ | train loss |" in table
+    state = json.loads((weak_run / "state.json").read_text())
+    assert {"data", "prepare", "cues", "classifier", "round_1/pseudo_gt", "round_1/segmenter"} <= set(state["steps"])
+    assert (weak_run / "cues/mcg_and_grabcut/train").is_dir() and (weak_run / "cues/cam/train").is_dir()
+    assert (weak_run / "round_1/generate_gt.yaml").exists()  # each step's resolved config
+    assert "max_epochs: 1\n" in (weak_run / "round_1/segmenter/train.yaml").read_text()
+
+
+def test_round_two_uses_the_later_rounds_preset_and_the_chosen_threshold(weak_run):
+    if not (weak_run / "round_2").exists():
+        pytest.skip("the loop stopped after one round")
+    config = (weak_run / "round_2/generate_gt.yaml").read_text()
+    assert "pred_dir: pred_sem_raw" in config and "run_score_thresh: true" in config
+    state = json.loads((weak_run / "state.json").read_text())
+    chosen = state["steps"]["round_1/segmenter"]["val/score_threshold"]
+    assert f"score_thresh: {chosen}" in config
+    assert "pred_dir: cam/train" in (weak_run / "round_1/generate_gt.yaml").read_text()
+    assert "max_epochs: 2\n" in (weak_run / "round_2/segmenter/train.yaml").read_text()  # a round's override wins
+
+
+def test_starting_again_skips_what_is_done(weak_run, data):
+    before = (weak_run / "results.json").read_text()
+    code, out = _loop(data, weak_run)
+    assert code == 0 and out.count("done before, skipped") >= 6
+    assert (weak_run / "results.json").read_text() == before
+
+
+def test_an_interrupted_step_is_redone_alone(weak_run, data, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(weak_run, run_dir)
+    state = json.loads((run_dir / "state.json").read_text())
+    last = [k for k in state["steps"] if k.endswith("segmenter")][-1]
+    del state["steps"][last]
+    (run_dir / "state.json").write_text(json.dumps(state))
+    code, out = _loop(data, run_dir)
+    assert code == 0, out[-2000:]
+    assert f"step {last}\n" in out.replace("\r", "") or f"step {last}" in out
+    assert "step cues\n" not in out and "step classifier\n" not in out
+
+
+def test_other_settings_in_the_same_folder_are_refused(weak_run, data):
+    code, out = _loop(data, weak_run, "loop.tolerance=0.5")
+    assert code == 1 and "holds a run with other loop settings" in out
+
+
+@pytest.fixture(scope="module")
+def full_run(data, tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("full") / "run"
+    code, out = _loop(data, run_dir, "loop.supervision=full", "loop.max_rounds=1")
+    assert code == 0, out[-3000:]
+    return run_dir
+
+
+def _check_mode(run_dir: Path, mode: str) -> None:
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["supervision"] == mode and len(results["rounds"]) == 1
+    steps = json.loads((run_dir / "state.json").read_text())["steps"]
+    assert ("cues" in steps) == (mode == "semi") and results["rounds"][0]["model"]["mIoU"] >= 0
+    config = (run_dir / "round_1/segmenter/train.yaml").read_text()
+    assert ("labels: gt" in config) == (mode == "full")
+    if mode == "semi":
+        assert "true_gt_fraction: 0.3" in config
+
+
+def test_full_supervision(full_run):
+    _check_mode(full_run, "full")
+
+
+def test_semi_supervision(data, tmp_path):
+    code, out = _loop(data, tmp_path / "run", "experiment=semi", "loop.max_rounds=1")
+    assert code == 0, out[-3000:]
+    _check_mode(tmp_path / "run", "semi")
+
+
+def test_results_notebook(weak_run, full_run, tmp_path):
+    from tests.test_notebooks import execute
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs/weak").symlink_to(weak_run)
+    (tmp_path / "runs/full").symlink_to(full_run)
+    out = execute("03_results.ipynb", {"WSPS_RUNS": str(tmp_path / "runs")})
+    assert "2 run(s)" in out and "weak / full PQ" in out and "round 1: PQ" in out
+
+
+def test_wandb_runs_offline(data, tmp_path):
+    overrides = [o for o in SMALL if o != "logger=csv"] + ["loop.supervision=full", "loop.max_rounds=1", "loop.log_images=2"]
+    result = run_script([str(REPO / "train.py"), f"data_root={data}", f"hydra.run.dir={tmp_path}/run", *overrides], cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    runs = list((tmp_path / "run/wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+def test_multirun_sweep(data, tmp_path):
+    result = run_script([str(REPO / "train.py"), "-m", f"data_root={data}", f"hydra.sweep.dir={tmp_path}/sweep", *SMALL, "loop.max_rounds=1", "loop.supervision=full", "seed=1,2"],
+                        cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert {p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir()} >= {"full_seed1", "full_seed2"}
+    for name in ("full_seed1", "full_seed2"):
+        assert (tmp_path / "sweep" / name / "results.json").exists()

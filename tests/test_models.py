@@ -1,0 +1,156 @@
+"""The models' pure parts on hand-made tensors: losses, post-processing, CAMs (against grad-cam)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wsps.eval.semantic import f_beta
+from wsps.models.cam import cam_label_counts, cam_labels, class_activation_maps, precision_coverage, stitch_cams
+from wsps.models.losses import center_loss, offset_loss, semantic_loss
+from wsps.models.postprocess import find_instance_centers, group_pixels, panoptic_from_outputs
+
+I = 255
+THINGS = tuple(range(11, 19))
+
+
+# ---------------------------------------------------------------- losses
+
+
+def test_semantic_loss_ignores_255_and_weighs_pixels():
+    logits = torch.randn(1, 3, 2, 3)
+    target = torch.tensor([[[0, 1, 2], [I, 1, I]]])
+    expected = F.cross_entropy(logits[0].permute(1, 2, 0)[target[0] != I], target[0][target[0] != I])
+    assert torch.isclose(semantic_loss(logits, target), expected)
+    weight = torch.ones(1, 2, 3)
+    weight[0, 0, 0] = 3
+    per_pixel = F.cross_entropy(logits, target, ignore_index=I, reduction="none")[target != I]
+    weighted = per_pixel * torch.tensor([3.0, 1, 1, 1])
+    assert torch.isclose(semantic_loss(logits, target, weight), weighted.mean())
+
+
+def test_semantic_loss_hard_pixel_mining_keeps_the_hardest():
+    logits = torch.zeros(1, 2, 1, 4)
+    logits[0, 0] = torch.tensor([[5.0, 1.0, -1.0, -5.0]])  # class 0 confidence falls left to right
+    target = torch.zeros(1, 1, 4, dtype=torch.long)
+    per_pixel = F.cross_entropy(logits, target, reduction="none").flatten()
+    assert torch.isclose(semantic_loss(logits, target, top_k_percent=0.5), per_pixel.topk(2).values.mean())
+    assert semantic_loss(logits, torch.full_like(target, I)).item() == 0  # nothing valid: zero, not NaN
+
+
+def test_center_and_offset_losses_are_weighted_means():
+    pred, target = torch.zeros(1, 1, 2, 2), torch.tensor([[[[1.0, 0.5], [0.0, 0.0]]]])
+    weight = torch.tensor([[[[1.0, 1.0], [0.0, 1.0]]]])
+    assert torch.isclose(center_loss(pred, target, weight), torch.tensor((1 + 0.25 + 0) / 3))
+    offsets, true = torch.zeros(1, 2, 1, 2), torch.tensor([[[[2.0, -4.0]], [[1.0, 1.0]]]])
+    assert torch.isclose(offset_loss(offsets, true, torch.tensor([[[[1.0, 0.0]]]])), torch.tensor((2 + 1) / 1))
+    zero = offset_loss(offsets.requires_grad_(), true, torch.zeros(1, 1, 1, 2))
+    assert zero.item() == 0 and zero.requires_grad
+
+
+# ---------------------------------------------------------------- post-processing
+
+
+def test_centers_threshold_nms_and_order():
+    heat = torch.zeros(1, 10, 10)
+    heat[0, 2, 2], heat[0, 2, 3] = 0.9, 0.8  # the weaker neighbour is suppressed
+    heat[0, 7, 7] = 0.6
+    heat[0, 5, 0] = 0.05  # below the threshold
+    centers = find_instance_centers(heat, threshold=0.1, nms_kernel=3)
+    assert centers.tolist() == [[2, 2], [7, 7]]
+    assert find_instance_centers(heat, 0.1, 3, top_k=1).tolist() == [[2, 2]]
+
+
+def test_grouping_follows_offsets():
+    offset = torch.zeros(2, 4, 4)
+    offset[1, :, :2] = 10.0  # the left half points far right
+    groups = group_pixels(torch.tensor([[1, 0], [1, 13]]), offset, torch.ones(4, 4, dtype=torch.bool))
+    assert (groups[:, :2] == 2).all() and (groups[:, 2:] == 1).all()
+    mask = torch.zeros(4, 4, dtype=torch.bool)
+    assert (group_pixels(torch.tensor([[1, 0]]), offset, mask) == 0).all()
+
+
+def test_panoptic_from_outputs():
+    sem = torch.full((8, 10), 0)
+    sem[1:4, 1:4] = 13
+    sem[1:4, 6:9] = 13
+    sem[2, 7] = 11  # one person pixel inside the right car: outvoted
+    sem[6, 8] = 2  # a 1-pixel building: below stuff_area
+    center = torch.zeros(1, 8, 10)
+    center[0, 2, 2], center[0, 2, 7] = 1.0, 1.0
+    offset = torch.zeros(2, 8, 10)
+    rows, cols = torch.meshgrid(torch.arange(8.0), torch.arange(10.0), indexing="ij")
+    for cy, cx, c0, c1 in ((2, 2, 0, 5), (2, 7, 5, 10)):
+        offset[0, :, c0:c1], offset[1, :, c0:c1] = cy - rows[:, c0:c1], cx - cols[:, c0:c1]
+    out_sem, out_inst = panoptic_from_outputs(sem, center, offset, THINGS, center_threshold=0.5, nms_kernel=3, stuff_area=4)
+    assert out_sem[2, 7] == 13 and (out_sem[1:4, 6:9] == 13).all()  # majority vote
+    left, right = out_inst[2, 2].item(), out_inst[2, 7].item()
+    assert left > 0 and right > 0 and left != right
+    assert (out_inst[1:4, 1:4] == left).all() and (out_inst[1:4, 6:9] == right).all()
+    assert (out_inst[sem == 0] == 0).all() and (out_sem[sem == 0] == 0).all()
+    assert out_sem[6, 8] == I  # small stuff region to void
+    no_centers, no_inst = panoptic_from_outputs(sem, torch.zeros(1, 8, 10), offset, THINGS)
+    assert (no_centers[sem == 13] == I).all() and (no_inst == 0).all()  # things without a centre are void
+
+
+# ---------------------------------------------------------------- CAMs
+
+
+class TinyClassifier(nn.Module):
+    """Features at input resolution, a 1x1 head, average pooling: the crop classifier's shape."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1))
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        return self.head(self.features(x)).mean(dim=(2, 3))
+
+
+def test_cams_equal_grad_cam_library():
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    model = TinyClassifier().eval()
+    x = torch.randn(2, 3, 12, 16)
+    ours = class_activation_maps(model.features(x), model.head.weight.flatten(1)).detach()
+    with GradCAM(model=model, target_layers=[model.features]) as cam:
+        for c in range(4):
+            theirs = cam(input_tensor=x, targets=[ClassifierOutputTarget(c)] * 2)
+            mine = ours[:, c].numpy()
+            mine = (mine - mine.min(axis=(1, 2), keepdims=True)) / np.maximum(np.ptp(mine, axis=(1, 2), keepdims=True), 1e-7)
+            np.testing.assert_allclose(mine, theirs, atol=1e-4)
+
+
+def test_stitch_keeps_tags_normalises_and_takes_the_maximum():
+    crops = [(slice(0, 4), slice(0, 4)), (slice(0, 4), slice(2, 6))]
+    cams = torch.zeros(2, 3, 4, 4)
+    cams[0, 0] = 2.0  # class 0 in the left crop, everywhere
+    cams[0, 1, 0, 0] = 5.0  # class 1: strong, but not a tag of the left crop
+    cams[1, 1, :, 2:] = 4.0  # class 1 in the right crop's right half
+    cams[1, 0, :, :2] = 1.0  # class 0 also in the right crop, weaker in absolute terms
+    tags = torch.tensor([[1.0, 0, 0], [1.0, 1, 0]])
+    full = stitch_cams(cams, tags, crops, (4, 6))
+    assert full.shape == (3, 4, 6)
+    assert torch.allclose(full[0, :, :4], torch.ones(4, 4))  # normalised per crop and class: both reach 1
+    assert full[1, 0, 0] == 0  # untagged in the left crop, nothing in the right crop there
+    assert torch.allclose(full[1, :, 4:], torch.ones(4, 2))
+    labels = cam_labels(full, threshold=0.5)
+    assert labels[0, 0] == 0 and labels[0, 5] == 1 and labels.dtype == torch.uint8
+    assert (cam_labels(full * 0.4, threshold=0.5) == I).all()
+
+
+def test_cam_scores():
+    label = torch.tensor([[0, 0, 13, I], [8, 13, 13, 0]])
+    truth = torch.tensor([[0, 1, 13, 13], [8, 11, I, 0]])
+    scores = precision_coverage(cam_label_counts(label, truth, tuple(range(11))))
+    # stuff: 4 labelled, 3 right, 4 true; things: 2 judgeable labels (one on an ignored pixel), 1 right, 3 true
+    assert scores["precision_stuff"] == pytest.approx(3 / 4) and scores["coverage_stuff"] == pytest.approx(3 / 4)
+    assert scores["precision_things"] == pytest.approx(1 / 2) and scores["coverage_things"] == pytest.approx(1 / 3)
+    assert scores["precision_all"] == pytest.approx(4 / 6) and scores["coverage_all"] == pytest.approx(4 / 7)
+    assert f_beta(1.0, 0.5) == pytest.approx(1.25 * 0.5 / (0.25 + 0.5)) and f_beta(0, 0) == 0

@@ -1,0 +1,84 @@
+"""train.py through the composed configs: both stages, their files, and 2-process DDP on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+
+from tests.conftest import REPO, run_script
+from wsps.data.synthetic import generate
+from wsps.io import read_id_list, read_label_png, read_score_mat
+from wsps.train import train
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("train_data")
+    generate(root, num_train=8, num_val=4, height=128, width=256, seed=4)
+    return root
+
+
+def _cfg(tmp_path: Path, data: Path, *overrides):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", return_hydra_config=True, overrides=[
+            f"data_root={data}", f"pred_root={tmp_path}/results", f"paths.output_dir={tmp_path}/run", "hydra.job.num=0", *overrides])
+    HydraConfig().set_config(cfg)
+    return cfg
+
+
+def test_classifier_fast_dev_run_writes_cam_labels(tmp_path, data):
+    metrics = train(_cfg(tmp_path, data, "stage=classifier", "debug=fast"))
+    assert 0 <= metrics["val/mAP"] <= 1 and 0.05 <= metrics["val/cam_threshold"] <= 0.95
+    written = sorted((tmp_path / "results/cam/train").iterdir())
+    assert len(written) == 4  # fast_dev_run predicts one batch of 4 images
+    for path in written:
+        image_id = path.name.replace("_leftImg8bit.png", "")
+        cam = read_label_png(path)
+        assert cam.shape == (128, 256) and set(np.unique(cam).tolist()) <= set(range(19)) | {255}
+        truth = read_label_png(data / "gtFine/train" / image_id.split("_")[0] / f"{image_id}_gtFine_labelTrainIds.png")
+        assert set(np.unique(cam).tolist()) - {255} <= set(np.unique(truth).tolist())  # only the image's own tags
+
+
+def test_segmenter_fast_dev_run_and_generate_gt_reads_its_files(tmp_path, data):
+    metrics = train(_cfg(tmp_path, data, "stage=segmenter", "debug=fast"))
+    assert {"val/PQ", "val/PQ_th", "val/PQ_st", "val/mIoU", "train/loss"} <= set(metrics)
+    results = tmp_path / "results"
+    ids = read_id_list(data / "lists/train_id.txt")
+    for image_id in ids:
+        sem = read_label_png(results / "pred_sem_raw" / f"{image_id}_leftImg8bit.png")
+        feat = read_score_mat(results / "pred_flat_feat" / f"{image_id}_leftImg8bit.mat")
+        assert sem.shape == feat.shape == (128, 256) and feat.dtype == np.float32
+        assert 1 / 19 - 1e-6 <= feat.min() and feat.max() <= 1
+        assert (results / "panoptic" / f"{image_id}_panoptic.png").exists()
+    # the next round: boxes, cues and generate_gt on these predictions
+    assert run_script(["-m", "wsps.prepare", f"data_root={data}", "dataset=synthetic"], cwd=tmp_path).returncode == 0
+    assert run_script(["-m", "wsps.cues", f"data_root={data}", "dataset=synthetic", f"pred_root={results}"], cwd=tmp_path).returncode == 0
+    gt = run_script([str(REPO / "generate_gt.py"), "dataset=synthetic", f"data_root={data}", f"pred_root={results}", "score_thresh=0.1"], cwd=tmp_path)
+    assert gt.returncode == 0, gt.stdout + gt.stderr
+    assert "8 image(s): 8 written" in gt.stdout + gt.stderr
+    # and a segmenter trains on that pseudo-GT
+    metrics = train(_cfg(tmp_path / "again", data, "stage=segmenter", "debug=fast", f"labels={results}", "predict=false"))
+    assert metrics["train/loss"] > 0
+
+
+def test_semi_supervision_mixes_true_labels(tmp_path, data):
+    from wsps.train import label_source
+    cfg = _cfg(tmp_path, data, "labels=somewhere", "true_gt_fraction=0.25")
+    source = label_source(cfg)
+    assert len(source.true_gt_ids) == 2 and source.true_gt_ids <= set(read_id_list(data / "lists/train_id.txt"))
+    assert source.sem_dir.endswith("somewhere/pred_sem_clean")
+
+
+def test_ddp_two_cpu_processes(tmp_path, data):
+    result = run_script([str(REPO / "train.py"), "stage=segmenter", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.sync_batchnorm=false",
+                         "trainer.max_epochs=1", "logger=csv", f"data_root={data}", f"pred_root={tmp_path}/results",
+                         f"hydra.run.dir={tmp_path}/run", "data.batch_size=2", "data.val_batch_size=2"], cwd=tmp_path, timeout=600)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert "distributed_backend=gloo" in out and "All distributed processes registered" in out
+    assert "val/PQ=" in out
+    assert len(list((tmp_path / "results/pred_sem_raw").iterdir())) == 8  # both processes wrote their half

@@ -1,0 +1,142 @@
+"""The crop classifier: an encoder and a multi-label head trained on the 15 crops' image tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import pytorch_lightning as pl
+import segmentation_models_pytorch as smp
+import torch
+import torch.nn.functional as F
+from skimage.segmentation import felzenszwalb
+from torch import nn
+from torchmetrics import Metric
+from torchmetrics.classification import MultilabelAveragePrecision
+
+from wsps.gt.image_tags import crop_grid
+from wsps.labels import CLASS_NAMES
+from wsps.models.optim import configure
+from wsps.models.cam import cam_labels, class_activation_maps, stitch_cams, superpixel_pool
+
+
+def superpixels(image: np.ndarray, scale: float, sigma: float, min_size: int, max_side: int | None = None) -> np.ndarray:
+    """Felzenszwalb segments of an RGB image, computed on a copy shrunk so that its longer side is
+    at most `max_side` (4.4 s at 1024x2048, 0.09 s at 256x512) and enlarged back."""
+    height, width = image.shape[:2]
+    factor = min(1.0, max_side / max(height, width)) if max_side else 1.0
+    small = cv2.resize(image, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_AREA) if factor < 1 else image
+    segments = felzenszwalb(small, scale=scale, sigma=sigma, min_size=min_size, channel_axis=-1).astype(np.int32)
+    return cv2.resize(segments, (width, height), interpolation=cv2.INTER_NEAREST) if factor < 1 else segments
+
+
+class PositiveCounts(Metric):
+    """Positives per class, summed over batches and processes."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.add_state("count", torch.zeros(num_classes), dist_reduce_fx="sum")
+
+    def update(self, target: torch.Tensor) -> None:
+        self.count += target.sum(dim=0)
+
+    def compute(self) -> torch.Tensor:
+        return self.count
+
+
+class CropClassifier(pl.LightningModule):
+    """Encoder (segmentation-models-pytorch, no pretrained weights) + 1x1-conv head + average
+    pooling, binary cross-entropy on each crop's tags. `output_stride` (dilation) and
+    `input_scale` (crops are enlarged before the encoder) set the CAMs' resolution.
+    `cam_superpixels` (Felzenszwalb's `scale`, `sigma`, `min_size`, and the `max_side` of the
+    image they are computed on) pools the stitched CAMs
+    within superpixels before the argmax; `cam_threshold` is a number or `auto` (chosen on the
+    validation split after training, see `wsps.train.choose_cam_threshold`)."""
+
+    def __init__(
+        self,
+        encoder_name: str = "tu-regnetx_002",
+        num_classes: int = 19,
+        output_stride: int = 8,
+        input_scale: float = 2.0,
+        canvas_size: Sequence[int] = (128, 256),
+        crop_size: Sequence[int] = (50, 63),
+        cam_threshold: float | str = "auto",
+        cam_superpixels: dict | None = None,
+        class_names: Sequence[str] = CLASS_NAMES,
+        optimizer=None,
+        scheduler=None,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.encoder = smp.encoders.get_encoder(encoder_name, in_channels=3, depth=5, weights=None, output_stride=output_stride)
+        self.head = nn.Conv2d(self.encoder.out_channels[-1], num_classes, kernel_size=1)
+        self.crops = crop_grid(canvas_size, crop_size)
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.val_ap = MultilabelAveragePrecision(num_labels=num_classes, average="none")
+        self.val_positives = PositiveCounts(num_classes)
+
+    def features(self, crops: torch.Tensor) -> torch.Tensor:
+        if self.hparams.input_scale != 1:
+            crops = F.interpolate(crops, scale_factor=self.hparams.input_scale, mode="bilinear", align_corners=False)
+        return self.encoder(crops)[-1]
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        """Logits (N, C) of a batch of crops (N, 3, h, w)."""
+        return self.head(self.features(crops)).mean(dim=(2, 3))
+
+    def _flatten(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        crops, tags = batch["crops"], batch["tags"]
+        return crops.flatten(0, 1), tags.flatten(0, 1)
+
+    def training_step(self, batch, batch_idx):
+        crops, tags = self._flatten(batch)
+        loss = F.binary_cross_entropy_with_logits(self(crops), tags)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(crops))
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        crops, tags = self._flatten(batch)
+        logits = self(crops)
+        self.log("val/loss", F.binary_cross_entropy_with_logits(logits, tags), batch_size=len(crops), sync_dist=True)
+        self.val_ap.update(torch.sigmoid(logits), tags.long())
+        self.val_positives.update(tags)
+
+    def on_validation_epoch_end(self):
+        ap = self.val_ap.compute()
+        valid = self.val_positives.compute() > 0  # AP is undefined for a class without positives
+        for name, value, ok in zip(self.hparams.class_names, ap.tolist(), valid.tolist()):
+            if ok:
+                self.log(f"val/AP/{name}", value, sync_dist=True)
+        self.log("val/mAP", ap[valid].mean() if valid.any() else torch.tensor(0.0), prog_bar=True, sync_dist=True)
+        self.val_ap.reset()
+        self.val_positives.reset()
+
+    @torch.no_grad()
+    def cams(self, crops: torch.Tensor) -> torch.Tensor:
+        """Grad-CAMs (N, C, h, w) of every class for a batch of crops."""
+        return class_activation_maps(self.features(crops), self.head.weight.flatten(1))
+
+    def stitched_cams(self, batch) -> list[torch.Tensor]:
+        """Per image, the normalised CAMs of its crops' tags on the full canvas (C, H, W),
+        pooled within superpixels when configured."""
+        crops, tags = batch["crops"], batch["tags"]
+        n_images, n_crops = crops.shape[:2]
+        cams = self.cams(crops.flatten(0, 1)).unflatten(0, (n_images, n_crops))
+        maps = [stitch_cams(cams[i], tags[i], self.crops, self.hparams.canvas_size) for i in range(n_images)]
+        if self.hparams.cam_superpixels:
+            maps = [superpixel_pool(full, torch.from_numpy(superpixels(image.cpu().numpy(), **self.hparams.cam_superpixels)))
+                    for full, image in zip(maps, batch["image"])]
+        return maps
+
+    def predict_step(self, batch, batch_idx):
+        """CAM label maps of the batch's images, from the tags of each crop."""
+        threshold = self.hparams.cam_threshold
+        if not isinstance(threshold, (int, float)):
+            raise ValueError(f"cam_threshold={threshold!r}: choose it first (wsps.train.choose_cam_threshold) or give a number")
+        labels = [cam_labels(full, threshold) for full in self.stitched_cams(batch)]
+        return {"id": list(batch["id"]), "cam_label": [label.cpu().numpy() for label in labels]}
+
+    def configure_optimizers(self):
+        return configure(self, self.optimizer_factory, self.scheduler_factory)

@@ -1,0 +1,98 @@
+"""`train.py`: fit the classifier or the segmenter on composed configs, then predict.
+
+Everything is instantiated from the config (data, model, callbacks, loggers, trainer), as in
+the lightning-hydra-template. The classifier's CAM threshold, when `auto`, is chosen on the
+validation split after training: the threshold whose CAM labels have the best F0.5 of
+precision and coverage (precision counts twice as much as coverage).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate, to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+
+from wsps.data.cityscapes import LabelSource
+from wsps.io import read_id_list
+from wsps.labels import STUFF_CLASSES
+from wsps.eval.semantic import f_beta
+from wsps.models.cam import cam_label_counts, cam_labels, precision_coverage
+
+log = logging.getLogger(__name__)
+
+CAM_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
+
+
+def label_source(cfg: DictConfig) -> LabelSource:
+    """The segmenter's targets: the true labels, a generate_gt output, or a mix (semi-supervision)."""
+    if cfg.labels in (None, "gt"):
+        return LabelSource()
+    root = Path(to_absolute_path(cfg.labels))
+    true_gt_ids = frozenset()
+    if cfg.true_gt_fraction > 0:
+        ids = read_id_list(Path(to_absolute_path(cfg.data_root)) / "lists" / "train_id.txt")
+        chosen = np.random.default_rng(cfg.seed).permutation(len(ids))[: int(round(cfg.true_gt_fraction * len(ids)))]
+        true_gt_ids = frozenset(ids[k] for k in chosen)
+    return LabelSource(str(root / cfg.sem_save_dir), str(root / cfg.ins_save_dir), true_gt_ids=true_gt_ids)
+
+
+@torch.no_grad()
+def choose_cam_threshold(model, dataloader, thresholds=CAM_THRESHOLDS) -> tuple[float, dict[str, float]]:
+    """The threshold with the best F0.5 of precision and coverage of the CAM labels on `dataloader`."""
+    model.eval()
+    totals = {t: None for t in thresholds}
+    for batch in dataloader:
+        batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        for full, truth in zip(model.stitched_cams(batch), batch["label"]):
+            for t in thresholds:
+                counts = cam_label_counts(cam_labels(full, t), truth, STUFF_CLASSES)
+                totals[t] = counts if totals[t] is None else {k: totals[t][k] + v for k, v in counts.items()}
+    scores = {t: precision_coverage(c) for t, c in totals.items()}
+    best = max(thresholds, key=lambda t: f_beta(scores[t]["precision_all"], scores[t]["coverage_all"]))
+    return float(best), scores[best]
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit (and predict) as the config says; returns the final metrics."""
+    pl.seed_everything(cfg.seed, workers=True)
+    if cfg.get("logger") and "wandb" in cfg.logger and cfg.logger.wandb.get("offline", True):
+        os.environ.setdefault("WANDB_MODE", "offline")
+    data_kwargs = {"data_root": to_absolute_path(cfg.data_root)}
+    if cfg.stage == "segmenter":
+        data_kwargs["labels"] = label_source(cfg)
+    datamodule = instantiate(cfg.data, _partial_=True)(**data_kwargs)  # objects stay objects
+    model = instantiate(cfg.model, _convert_="all")  # plain types in the checkpoint's hyperparameters
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + [instantiate(cfg.writer)]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    if cfg.get("init_ckpt"):
+        state = torch.load(to_absolute_path(cfg.init_ckpt), map_location="cpu", weights_only=False)["state_dict"]
+        model.load_state_dict(state)
+    if cfg.fit:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    elif cfg.ckpt_path:
+        model = type(model).load_from_checkpoint(to_absolute_path(cfg.ckpt_path), optimizer=None, scheduler=None)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+    if cfg.stage == "classifier" and model.hparams.cam_threshold == "auto":
+        datamodule.setup("validate")
+        threshold, scores = choose_cam_threshold(model, datamodule.val_dataloader())
+        model.hparams.cam_threshold = threshold
+        metrics.update({"val/cam_threshold": threshold, **{f"val/cam_{k}": v for k, v in scores.items()}})
+        for logger in trainer.loggers:
+            logger.log_metrics({k: v for k, v in metrics.items() if k.startswith("val/cam")})
+        log.info("CAM threshold %.2f chosen on %s: %s", threshold, cfg.val_split,
+                 ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    if cfg.predict:
+        trainer.predict(model, datamodule=datamodule, return_predictions=False)
+    log.info("metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+    return metrics
