@@ -67,7 +67,9 @@ def test_round_two_uses_the_later_rounds_preset_and_the_chosen_threshold(weak_ru
     chosen = state["steps"]["round_1/segmenter"]["val/score_threshold"]
     assert f"score_thresh: {chosen}" in config
     assert "pred_dir: cam/train" in (weak_run / "round_1/generate_gt.yaml").read_text()
-    assert "max_epochs: 2\n" in (weak_run / "round_2/segmenter/train.yaml").read_text()  # a round's override wins
+    segmenter = (weak_run / "round_2/segmenter/train.yaml").read_text()
+    assert "max_epochs: 2\n" in segmenter  # a round's override wins
+    assert f"init_ckpt: {weak_run}/round_1/segmenter/checkpoints/last.ckpt" in segmenter  # warm start
 
 
 def test_starting_again_skips_what_is_done(weak_run, data):
@@ -131,6 +133,16 @@ def test_results_notebook(weak_run, full_run, tmp_path):
     (tmp_path / "runs/full").symlink_to(full_run)
     out = execute("03_results.ipynb", {"WSPS_RUNS": str(tmp_path / "runs")})
     assert "2 run(s)" in out and "weak / full PQ" in out and "round 1: PQ" in out
+
+
+def test_the_embedded_data_is_generated_when_absent(tmp_path):
+    data = tmp_path / "data"
+    code, out = _loop(data, tmp_path / "run", "loop.supervision=full", "loop.max_rounds=1",
+                      'loop.steps.synthetic=["num_train=4","num_val=2"]')
+    assert code == 0, out[-3000:]
+    assert len((data / "lists/train_id.txt").read_text().split()) == 4
+    steps = json.loads((tmp_path / "run/state.json").read_text())["steps"]
+    assert steps["data"]["generated"] == 6 and "round_1/segmenter" in steps
 
 
 def test_wandb_runs_offline(data, tmp_path):

@@ -83,7 +83,8 @@ class Loop:
 
     def compose(self, config_name: str, overrides: list[str], folder: Path) -> DictConfig:
         """A tool's config as its CLI would compose it, saved beside the step's outputs."""
-        cfg = compose(config_name=config_name, overrides=[f"dataset={self.dataset}", f"data_root={self.data_root}", *overrides])
+        dataset = [] if config_name == "synthetic" else [f"dataset={self.dataset}"]  # the generator has no dataset group
+        cfg = compose(config_name=config_name, overrides=[*dataset, f"data_root={self.data_root}", *overrides])
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{config_name}.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         return cfg
@@ -103,7 +104,7 @@ class Loop:
             return {"generated": 0}
         if self.dataset != "synthetic":
             raise StepFailed(f"{self.data_root}: no lists/train_id.txt; prepare the dataset first (python -m wsps.prepare)")
-        cfg = self.compose("synthetic", [f"seed={self.cfg.seed}", *self.overrides("synthetic")], self.run_dir / "data")
+        cfg = self.compose("synthetic", self.overrides("synthetic"), self.run_dir / "data")  # its own seed: shared by every run
         written = generate(self.data_root, int(cfg.num_train), int(cfg.num_val), int(cfg.height), int(cfg.width), int(cfg.seed))
         return {"generated": sum(len(v) for v in written.values())}
 

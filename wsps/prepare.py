@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 from wsps.gt.boxes import extract_boxes, write_boxes_json, write_boxes_mat
 from wsps.io import InputError, read_id_list, read_label_png, read_uint16_png, write_png, write_text
 from wsps.labels import instance_ids_to_train_ids, label_ids_to_train_ids
-from wsps.runner import ImageResult, collect, finish, map_images
+from wsps.runner import ImageResult, collect, map_images, run_job
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +163,7 @@ def options_from_config(cfg: DictConfig) -> PrepareOptions:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
 def main(cfg: DictConfig) -> None:
-    try:
-        summary = prepare(options_from_config(cfg), int(cfg.num_workers))
-    except InputError as err:
-        log.error("%s", err)
-        finish(2, str(err))
-        return
-    finish(1 if summary.failed else 0, f"prepare: {summary}")
+    run_job("prepare", lambda: prepare(options_from_config(cfg), int(cfg.num_workers)), (InputError,))
 
 
 if __name__ == "__main__":

@@ -95,6 +95,19 @@ def collect(results: Iterable[ImageResult], total: int) -> Summary:
     return summary
 
 
+def run_job(name: str, job: Callable[[], Summary], errors: tuple[type[Exception], ...]) -> Summary | None:
+    """Run a per-image job for a command line: one error line and exit 2 when it cannot start
+    (bad options, no list: `errors`), exit 1 when any image failed, 0 otherwise."""
+    try:
+        summary = job()
+    except errors as err:
+        log.error("%s", err)
+        finish(2, str(err))
+        return None
+    finish(1 if summary.failed else 0, f"{name}: {summary}")
+    return summary
+
+
 def finish(exit_code: int, message: str) -> None:
     """Exit with `exit_code` unless it is 0: SystemExit in a single run, an exception in a sweep
     (SystemExit would stop the remaining jobs of a multirun)."""

@@ -79,6 +79,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         model.load_state_dict(state)
     if cfg.fit:
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        if cfg.get("monitor") and cfg.monitor not in trainer.callback_metrics and not trainer.fast_dev_run:
+            trainer.validate(model, datamodule=datamodule)  # a resumed run that had already finished its epochs
     elif cfg.ckpt_path:
         model = type(model).load_from_checkpoint(to_absolute_path(cfg.ckpt_path), optimizer=None, scheduler=None)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

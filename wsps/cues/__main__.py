@@ -8,7 +8,6 @@ GrabCut and the proposal agree, 255 where they do not or where boxes of two clas
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import hydra
@@ -19,9 +18,8 @@ from wsps.cues.grabcut import GrabCutParams
 from wsps.cues.job import CueOptions, run
 from wsps.cues.proposals import ProposalParams
 from wsps.io import InputError
-from wsps.runner import finish
+from wsps.runner import run_job
 
-log = logging.getLogger("wsps.cues")
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
@@ -44,16 +42,13 @@ def options_from_config(cfg: DictConfig) -> CueOptions:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="cues")
 def main(cfg: DictConfig) -> None:
-    try:
+    def cues():
         opts = options_from_config(cfg)
         if opts.num_shards < 1 or not 0 <= opts.shard_index < opts.num_shards:
             raise InputError("shard_index", f"need 0 <= shard_index < num_shards, got {opts.shard_index} and {opts.num_shards}")
-        summary = run(opts)
-    except (InputError, TypeError) as err:
-        log.error("%s", err)
-        finish(2, str(err))
-        return
-    finish(1 if summary.failed else 0, f"cues: {summary}")
+        return run(opts)
+
+    run_job("cues", cues, (InputError, TypeError))  # TypeError: an unknown GrabCut or proposal parameter
 
 
 if __name__ == "__main__":
