@@ -36,7 +36,7 @@ from wsps.gt.options import GTOptions
 from wsps.io import InputError, atomic_path, read_id_list
 from wsps.prepare import options_from_config as prepare_options
 from wsps.prepare import prepare
-from wsps.train import train
+from wsps.train import resolved, train
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ class Tracker:
     def __init__(self, cfg: DictConfig, run_dir: Path):
         self.loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
         for logger in self.loggers:
-            logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+            logger.log_hyperparams(resolved(cfg))
         self.examples = int(cfg.loop.log_images)
 
     def log(self, metrics: dict, step: int) -> None:

@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 CAM_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
 
 
+def resolved(cfg: DictConfig) -> dict:
+    """The config as plain values for the loggers, without Hydra's own node (composed configs
+    may carry it, with runtime values only a running app has)."""
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+
+
 def label_source(cfg: DictConfig) -> LabelSource:
     """The segmenter's targets: the true labels, a generate_gt output, or a mix (semi-supervision)."""
     if cfg.labels in (None, "gt"):
@@ -72,7 +78,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in trainer.loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        logger.log_hyperparams(resolved(cfg))
 
     if cfg.get("init_ckpt"):
         state = torch.load(to_absolute_path(cfg.init_ckpt), map_location="cpu", weights_only=False)["state_dict"]
