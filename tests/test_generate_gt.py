@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.io
 
 from tests.conftest import REPO, SAMPLE_ID, make_gt_dataset, run_script
 from wsps.gt.boxes import BoxObject, write_boxes_mat

@@ -160,3 +160,15 @@ def test_multirun_sweep(data, tmp_path):
     assert {p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir()} >= {"full_seed1", "full_seed2"}
     for name in ("full_seed1", "full_seed2"):
         assert (tmp_path / "sweep" / name / "results.json").exists()
+
+
+def test_predict_only_from_a_checkpoint(weak_run, data, tmp_path):
+    checkpoint = weak_run / "round_1/segmenter/checkpoints/last.ckpt"
+    result = run_script([str(REPO / "train.py"), "stage=segmenter", "fit=false", f"ckpt_path={checkpoint}", f"data_root={data}",
+                         f"pred_root={tmp_path}/pred", f"hydra.run.dir={tmp_path}/run", "logger=csv"], cwd=tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    ids = (data / "lists/train_id.txt").read_text().split()
+    for image_id in ids:
+        ours = read_label_png(tmp_path / f"pred/pred_sem_raw/{image_id}_leftImg8bit.png")
+        theirs = read_label_png(weak_run / f"round_1/pred/pred_sem_raw/{image_id}_leftImg8bit.png")
+        assert (ours == theirs).mean() > 0.99  # the same weights predict the same labels

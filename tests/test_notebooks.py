@@ -7,7 +7,6 @@ import re
 
 import nbclient
 import nbformat
-import pytest
 
 from tests.conftest import REPO
 

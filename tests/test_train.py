@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,12 @@ def test_segmenter_fast_dev_run_and_generate_gt_reads_its_files(tmp_path, data):
     gt = run_script([str(REPO / "generate_gt.py"), "dataset=synthetic", f"data_root={data}", f"pred_root={results}", "score_thresh=0.1"], cwd=tmp_path)
     assert gt.returncode == 0, gt.stdout + gt.stderr
     assert "8 image(s): 8 written" in gt.stdout + gt.stderr
+    # the pseudo-GT's quality against the true labels, as `python -m wsps.eval` reports it
+    scored = run_script(["-m", "wsps.eval", f"data_root={data}", "dataset=synthetic", f"labels={results}", f"work_dir={tmp_path}/eval"], cwd=tmp_path)
+    report = scored.stdout + scored.stderr
+    assert scored.returncode == 0, report
+    scores = json.loads(report.split("8 images of train: ")[1].splitlines()[0])
+    assert set(scores) == {"mIoU", "PQ", "PQ_th", "PQ_st", "SQ", "RQ"} and 0 < scores["mIoU"] < 1
     # and a segmenter trains on that pseudo-GT
     metrics = train(_cfg(tmp_path / "again", data, "stage=segmenter", "debug=fast", f"labels={results}", "predict=false"))
     assert metrics["train/loss"] > 0

@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -181,8 +182,8 @@ class Loop:
             self.tracker.log({f"classifier/{k.split('/', 1)[-1]}": v for k, v in classifier.items() if k.startswith("val/")}, 0)
         rounds, previous_loss = [], None
         for k in range(1, int(self.loop.max_rounds) + 1):
-            pseudo = self.step(f"round_{k}/pseudo_gt", lambda: self.pseudo_gt(k)) if weak else {}
-            model = self.step(f"round_{k}/segmenter", lambda: self.segmenter(k))
+            pseudo = self.step(f"round_{k}/pseudo_gt", partial(self.pseudo_gt, k)) if weak else {}
+            model = self.step(f"round_{k}/segmenter", partial(self.segmenter, k))
             loss = model.get("train/loss")
             row = {"round": k, "train_loss": loss,
                    "model": {m: model.get(f"val/{m}") for m in ("PQ", "PQ_th", "PQ_st", "mIoU")},
