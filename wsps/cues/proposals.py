@@ -11,7 +11,6 @@ fills the box without spilling out of it.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -143,7 +142,3 @@ def best_proposal(image: np.ndarray, box: Box, params: ProposalParams) -> tuple[
         if score > best_score:
             best_score, best_mask = score, np.isin(seg, members)
     return window.rows, window.cols, window.expand(best_mask)
-
-
-def proposals_for(image: np.ndarray, boxes: Sequence[Box], params: ProposalParams) -> list[tuple[slice, slice, np.ndarray]]:
-    return [best_proposal(image, box, params) for box in boxes]
