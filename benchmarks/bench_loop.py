@@ -45,7 +45,7 @@ def main() -> None:
         for row in r["rounds"]:
             m, p = row["model"], row["pseudo_gt"] or {}
             print(f"{mode:6s} {row['round']:5d} {fmt(m['PQ']):>6s} {fmt(m['PQ_th']):>6s} {fmt(m['PQ_st']):>6s} {fmt(m['mIoU']):>6s} "
-                  f"{fmt(p.get('mIoU')):>8s} {fmt(p.get('PQ')):>6s} {row['train_loss']:6.3f}")
+                  f"{fmt(p.get('mIoU')):>8s} {fmt(p.get('PQ')):>6s} {fmt(row['train_loss']):>6s}")
         print(f"{mode:6s} total {r['seconds'] / 60:.1f} min of steps")
     if "weak" in results:
         weak = results["weak"]

@@ -15,6 +15,7 @@ completed step is recorded in `state.json` and skipped when the run is started a
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import time
@@ -75,7 +76,7 @@ class Loop:
             return self.state["steps"][name]
         log.info("step %s", name)
         start = time.perf_counter()
-        metrics = {k: float(v) for k, v in (fn() or {}).items()}
+        metrics = {k: float(v) for k, v in (fn() or {}).items() if v is not None}
         metrics["seconds"] = time.perf_counter() - start
         self.state["steps"][name] = metrics
         with atomic_path(self.state_path) as tmp:
@@ -168,7 +169,10 @@ class Loop:
         resume = folder / "segmenter" / "checkpoints" / "last.ckpt"
         if resume.exists():  # an interrupted round: continue its training
             overrides.append(f"ckpt_path={resume}")
-        return self.train_stage("segmenter", folder / "segmenter", overrides, k)
+        metrics = self.train_stage("segmenter", folder / "segmenter", overrides, k)
+        if "train/loss" not in metrics:  # it had trained every epoch before the interruption: take the loss from its log
+            metrics["train/loss"] = last_logged(folder / "segmenter", "train/loss")
+        return metrics
 
     # ------------------------------------------------------------------ the method
 
@@ -200,6 +204,17 @@ class Loop:
         write_results(self.run_dir, results)
         self.tracker.finish(results)
         return results
+
+
+def last_logged(folder: Path, key: str) -> float | None:
+    """The last value of `key` in the CSV training logs of a step (`csv/version_N/metrics.csv`)."""
+    value = None
+    for path in sorted(folder.glob("csv/version_*/metrics.csv"), key=lambda p: int(p.parent.name.rsplit("_", 1)[1])):
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row.get(key):
+                    value = float(row[key])
+    return value
 
 
 def write_results(run_dir: Path, results: dict) -> None:
