@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 from wsps.gt.boxes import extract_boxes, write_boxes_json, write_boxes_mat
 from wsps.io import InputError, read_id_list, read_label_png, read_uint16_png, write_png, write_text
 from wsps.labels import instance_ids_to_train_ids, label_ids_to_train_ids
-from wsps.runner import ImageResult, collect, map_images, run_job
+from wsps.runner import ImageResult, collect, map_images, process, run_job
 
 log = logging.getLogger(__name__)
 
@@ -100,28 +100,24 @@ def output_paths(opts: PrepareOptions, image_id: str) -> list[Path]:
 
 def prepare_image(opts: PrepareOptions, image_id: str) -> ImageResult:
     """Train-id maps and boxes of one image; never raises."""
-    if not opts.force_overwrite and all(path.exists() for path in output_paths(opts, image_id)):
-        return ImageResult(image_id, "skipped")
-    box_path = opts.box_path(image_id)
+    return process(image_id, output_paths(opts, image_id), opts.force_overwrite, partial(_prepare, opts, image_id))
+
+
+def _prepare(opts: PrepareOptions, image_id: str) -> None:
+    labels = _train_id_map(opts, image_id, "label")
+    instances = _train_id_map(opts, image_id, "instance")
+    if labels.shape != instances.shape:
+        raise InputError(opts.gt_path(image_id, "instanceTrainIds"), f"map is {instances.shape} but the label map is {labels.shape}")
     try:
-        labels = _train_id_map(opts, image_id, "label")
-        instances = _train_id_map(opts, image_id, "instance")
-        if labels.shape != instances.shape:
-            raise InputError(opts.gt_path(image_id, "instanceTrainIds"), f"map is {instances.shape} but the label map is {labels.shape}")
-        try:
-            objects = extract_boxes(
-                instances, opts.class_names, opts.stuff_classes, opts.thing_classes,
-                opts.is_panoptic, opts.incl_grps, opts.ignore_label,
-            )
-        except ValueError as err:
-            raise InputError(opts.gt_path(image_id, "instanceTrainIds"), str(err)) from None
-        write_boxes_mat(box_path, objects)
-        write_boxes_json(box_path.with_suffix(".json"), objects)
-    except InputError as err:
-        return ImageResult(image_id, "failed", f"{image_id}: {err}")
-    except Exception as err:
-        return ImageResult(image_id, "failed", f"{image_id}: unexpected {type(err).__name__}: {err}")
-    return ImageResult(image_id, "done")
+        objects = extract_boxes(
+            instances, opts.class_names, opts.stuff_classes, opts.thing_classes,
+            opts.is_panoptic, opts.incl_grps, opts.ignore_label,
+        )
+    except ValueError as err:
+        raise InputError(opts.gt_path(image_id, "instanceTrainIds"), str(err)) from None
+    box_path = opts.box_path(image_id)
+    write_boxes_mat(box_path, objects)
+    write_boxes_json(box_path.with_suffix(".json"), objects)
 
 
 def prepare(opts: PrepareOptions, num_workers: int = 1):

@@ -12,10 +12,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from tqdm import tqdm
+
+from wsps.io import InputError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,21 @@ class ImageResult:
     status: str
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+
+
+def process(image_id: str, outputs: Iterable[Path], force_overwrite: bool, work: Callable[[], list[str] | None]) -> ImageResult:
+    """One image of a job: skipped before anything is loaded when every output exists (unless
+    `force_overwrite`), else `work()`, which returns warnings. Never raises: an `InputError` or
+    any other exception fails this image alone, with one line naming it."""
+    if not force_overwrite and all(Path(path).exists() for path in outputs):
+        return ImageResult(image_id, "skipped")
+    try:
+        warnings = work() or []
+    except InputError as err:
+        return ImageResult(image_id, "failed", f"{image_id}: {err}")
+    except Exception as err:  # a bug must not stop the other images either
+        return ImageResult(image_id, "failed", f"{image_id}: unexpected {type(err).__name__}: {err}")
+    return ImageResult(image_id, "done", warnings=list(warnings))
 
 
 @dataclass

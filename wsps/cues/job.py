@@ -13,10 +13,10 @@ from wsps.cues.consensus import cue_map, mandg_consensus
 from wsps.cues.grabcut import GrabCutParams, grabcut_box
 from wsps.cues.proposals import ProposalParams, best_proposal
 from wsps.data.cityscapes import image_path, read_image
-from wsps.gt.boxes import load_boxes, read_boxes_mat
-from wsps.io import InputError, read_id_list, write_label_png
+from wsps.gt.boxes import load_box_file
+from wsps.io import read_id_list, write_label_png
 from wsps.labels import IGNORE_LABEL, THING_CLASSES
-from wsps.runner import ImageResult, Summary, collect, keep_freed_memory, map_images, shard
+from wsps.runner import ImageResult, Summary, collect, keep_freed_memory, map_images, process, shard
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +62,17 @@ def image_cues(image, boxes, grabcut: GrabCutParams, proposals: ProposalParams, 
 
 def process_image(opts: CueOptions, image_id: str) -> ImageResult:
     """Cues of one image; never raises."""
+    return process(image_id, opts.output_paths(image_id).values(), opts.force_overwrite, partial(_cues, opts, image_id))
+
+
+def _cues(opts: CueOptions, image_id: str) -> None:
+    image = read_image(image_path(opts.data_root, opts.split, image_id))
+    boxes = load_box_file(opts.boxes_path(image_id), opts.class_names, image.shape[:2])
+    grabcut_map, proposal_map, mandg = image_cues(image, boxes, opts.grabcut, opts.proposals, opts.thing_classes)
     outputs = opts.output_paths(image_id)
-    if not opts.force_overwrite and all(path.exists() for path in outputs.values()):
-        return ImageResult(image_id, "skipped")
-    try:
-        image = read_image(image_path(opts.data_root, opts.split, image_id))
-        path = opts.boxes_path(image_id)
-        try:
-            boxes = load_boxes(read_boxes_mat(path), opts.class_names, image.shape[:2])
-        except ValueError as err:
-            raise InputError(path, str(err)) from None
-        grabcut_map, proposal_map, mandg = image_cues(image, boxes, opts.grabcut, opts.proposals, opts.thing_classes)
-        write_label_png(outputs["grabcut"], grabcut_map)
-        write_label_png(outputs["proposals"], proposal_map)
-        write_label_png(outputs["mandg"], mandg)  # last: its presence means the image is done
-    except InputError as err:
-        return ImageResult(image_id, "failed", f"{image_id}: {err}")
-    except Exception as err:
-        return ImageResult(image_id, "failed", f"{image_id}: unexpected {type(err).__name__}: {err}")
-    return ImageResult(image_id, "done")
+    write_label_png(outputs["grabcut"], grabcut_map)
+    write_label_png(outputs["proposals"], proposal_map)
+    write_label_png(outputs["mandg"], mandg)  # last: its presence means the image is done
 
 
 def _one_thread() -> None:

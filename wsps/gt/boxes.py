@@ -198,6 +198,14 @@ def load_boxes(objects: Sequence[BoxObject], class_names: Sequence[str], canvas_
     return boxes
 
 
+def load_box_file(path: str | os.PathLike, class_names: Sequence[str], canvas_size: Sequence[int]) -> list[Box]:
+    """An image's boxes from its box file, an unknown class reported against that file."""
+    try:
+        return load_boxes(read_boxes_mat(path), class_names, canvas_size)
+    except ValueError as err:
+        raise InputError(path, str(err)) from None
+
+
 def box_slices(box: Box, top_left_inclusive: bool = True) -> tuple[slice, slice]:
     """Row and column slices of a box: inclusive, or without its top row and left column.
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from wsps.gt.box_prior import apply_bbox_prior
-from wsps.gt.boxes import Box, load_boxes, read_boxes_mat
+from wsps.gt.boxes import Box, load_box_file
 from wsps.gt.image_tags import check_image_level_tags
 from wsps.gt.instances import TooManyInstances, ins_box_process
 from wsps.gt.low_iou import check_low_iou
@@ -18,7 +19,7 @@ from wsps.gt.options import GTOptions
 from wsps.gt.score_thresh import apply_score_thresh
 from wsps.gt.visualise import four_panel
 from wsps.io import InputError, read_label_png, read_score_mat, write_label_png, write_png
-from wsps.runner import ImageResult
+from wsps.runner import ImageResult, process
 
 
 @dataclass
@@ -68,39 +69,30 @@ def load_inputs(opts: GTOptions, image_id: str) -> Inputs:
         path = opts.mandg_path(image_id)
         inputs.mandg = _check_size(read_label_png(path), path, opts.canvas_size)
     if opts.needs_boxes:
-        path = opts.boxes_path(image_id)
-        try:
-            inputs.boxes = load_boxes(read_boxes_mat(path), opts.class_names, opts.canvas_size)
-        except ValueError as err:
-            raise InputError(path, str(err)) from None
+        inputs.boxes = load_box_file(opts.boxes_path(image_id), opts.class_names, opts.canvas_size)
     return inputs
 
 
 def process_image(opts: GTOptions, image_id: str) -> ImageResult:
     """Clean one image and save its maps; never raises, so one bad image stops nothing else."""
-    outputs = opts.output_paths(image_id)
-    if not opts.force_overwrite and all(path.exists() for path in outputs):
-        return ImageResult(image_id, "skipped")
-    result = ImageResult(image_id, "done")
-    try:
-        inputs = load_inputs(opts, image_id)
-        sem = clean_label(opts, inputs)
-        ins = None
-        if opts.run_ins_box_process and (opts.save_ins or opts.visualise_results):
-            try:
-                ins, _, empty_ids = ins_box_process(sem, inputs.boxes, opts.class_names, opts.ignore_label)
-            except TooManyInstances as err:
-                raise InputError(opts.boxes_path(image_id), str(err)) from None
-            if empty_ids:
-                result.warnings.append(f"{image_id}: instance ids {empty_ids} have no pixels (sanity not preserved)")
-        if opts.save_sem:
-            write_label_png(opts.sem_save_path(image_id), sem)
-        if opts.save_ins:
-            write_label_png(opts.ins_save_path(image_id), ins)
-        if opts.visualise_results:
-            write_png(opts.vis_save_path(image_id), four_panel(inputs.pred, inputs.scores, sem, ins))
-    except InputError as err:
-        return ImageResult(image_id, "failed", f"{image_id}: {err}")
-    except Exception as err:  # a bug must not stop the other images either
-        return ImageResult(image_id, "failed", f"{image_id}: unexpected {type(err).__name__}: {err}")
-    return result
+    return process(image_id, opts.output_paths(image_id), opts.force_overwrite, partial(_clean_and_save, opts, image_id))
+
+
+def _clean_and_save(opts: GTOptions, image_id: str) -> list[str]:
+    inputs = load_inputs(opts, image_id)
+    sem = clean_label(opts, inputs)
+    ins, warnings = None, []
+    if opts.run_ins_box_process and (opts.save_ins or opts.visualise_results):
+        try:
+            ins, _, empty_ids = ins_box_process(sem, inputs.boxes, opts.class_names, opts.ignore_label)
+        except TooManyInstances as err:
+            raise InputError(opts.boxes_path(image_id), str(err)) from None
+        if empty_ids:
+            warnings.append(f"{image_id}: instance ids {empty_ids} have no pixels (sanity not preserved)")
+    if opts.save_sem:
+        write_label_png(opts.sem_save_path(image_id), sem)
+    if opts.save_ins:
+        write_label_png(opts.ins_save_path(image_id), ins)
+    if opts.visualise_results:
+        write_png(opts.vis_save_path(image_id), four_panel(inputs.pred, inputs.scores, sem, ins))
+    return warnings
