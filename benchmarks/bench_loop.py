@@ -1,8 +1,9 @@
 """Benchmark the whole method on the embedded data: weak, full and semi supervision, same budget.
 
-    python benchmarks/bench_loop.py [--modes weak full semi]
+    python benchmarks/bench_loop.py [--modes weak full semi reference]
 
-Runs `python train.py` (defaults) for each mode, each in its own run folder under runs/bench/,
+Runs `python train.py` (defaults) for each mode, each in its own run folder under runs/bench/
+(`reference`: the weak loop with the reference's cleaning as it is, loop.keep_previous_labels=false),
 and prints the per-round table, the wall time, and the issue #6 targets: the default weak run
 within 15 minutes; the weak model's PQ at least 0.86 and mIoU at least 0.89 of the fully
 supervised model's (the paper's Cityscapes ratios); the pseudo-GT's mIoU rising from the first
@@ -19,18 +20,19 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+MODES = {"weak": [], "full": ["loop.supervision=full"], "semi": ["experiment=semi"], "reference": ["loop.keep_previous_labels=false"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", default=["weak", "full", "semi"])
+    parser.add_argument("--modes", nargs="+", default=["weak", "full", "semi", "reference"], choices=list(MODES))
     parser.add_argument("--data", default="data/synthetic")
     args = parser.parse_args()
     results = {}
     for mode in args.modes:
         run_dir = REPO / "runs" / "bench" / mode
         if not (run_dir / "results.json").exists():
-            extra = ["experiment=semi"] if mode == "semi" else [f"loop.supervision={mode}"]
+            extra = MODES[mode]
             start = time.perf_counter()
             subprocess.run([sys.executable, str(REPO / "train.py"), f"data_root={args.data}", f"hydra.run.dir={run_dir}", *extra],
                            cwd=REPO, check=True)
@@ -40,13 +42,13 @@ def main() -> None:
     def fmt(v):
         return "-" if v is None else f"{v:.3f}"
 
-    print(f"\n{'mode':6s} {'round':>5s} {'PQ':>6s} {'PQ_th':>6s} {'PQ_st':>6s} {'mIoU':>6s} {'GT mIoU':>8s} {'GT PQ':>6s} {'loss':>6s}")
+    print(f"\n{'mode':9s} {'round':>5s} {'PQ':>6s} {'PQ_th':>6s} {'PQ_st':>6s} {'mIoU':>6s} {'GT mIoU':>8s} {'GT PQ':>6s} {'loss':>6s}")
     for mode, r in results.items():
         for row in r["rounds"]:
             m, p = row["model"], row["pseudo_gt"] or {}
-            print(f"{mode:6s} {row['round']:5d} {fmt(m['PQ']):>6s} {fmt(m['PQ_th']):>6s} {fmt(m['PQ_st']):>6s} {fmt(m['mIoU']):>6s} "
+            print(f"{mode:9s} {row['round']:5d} {fmt(m['PQ']):>6s} {fmt(m['PQ_th']):>6s} {fmt(m['PQ_st']):>6s} {fmt(m['mIoU']):>6s} "
                   f"{fmt(p.get('mIoU')):>8s} {fmt(p.get('PQ')):>6s} {fmt(row['train_loss']):>6s}")
-        print(f"{mode:6s} total {r['seconds'] / 60:.1f} min of steps")
+        print(f"{mode:9s} total {r['seconds'] / 60:.1f} min of steps")
     if "weak" in results:
         weak = results["weak"]
         print(f"\ntarget: default weak run within 15 min: {weak['seconds'] / 60:.1f} min {'PASS' if weak['seconds'] <= 900 else 'FAIL'}")
@@ -57,6 +59,10 @@ def main() -> None:
                 ratio = weak["final"][key] / results["full"]["final"][key]
                 print(f"target: weak/full {key} >= {target}: {weak['final'][key]:.3f} / {results['full']['final'][key]:.3f} = {ratio:.2f} "
                       f"{'PASS' if ratio >= target else 'FAIL'}")
+    for mode in ("semi", "reference"):
+        if mode in results and "full" in results:
+            final, full = results[mode]["final"], results["full"]["final"]
+            print(f"for comparison, {mode}/full: PQ {final['PQ'] / full['PQ']:.2f}, mIoU {final['mIoU'] / full['mIoU']:.2f}")
 
 
 if __name__ == "__main__":

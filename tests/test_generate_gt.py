@@ -54,7 +54,7 @@ def test_cli_first_round_from_prepared_boxes(sample, tmp_path):
     assert read_boxes_mat(boxes_dir / f"{SAMPLE_ID}_leftImg8bit.mat") == read_boxes_mat(reference)
 
     result = run_script(["generate_gt.py", "preset=first_round", "visualise_results=true", "vis_save_dir=" + str(tmp_path / "vis"),
-                         *_sample_overrides(sample, tmp_path, boxes_dir)], cwd=REPO)
+                         *_sample_overrides(sample, tmp_path, boxes_dir), f"hydra.run.dir={tmp_path}/run"], cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 image(s): 1 written, 0 skipped (outputs exist), 0 failed" in result.stdout + result.stderr
     for ours, theirs in zip(("sem", "ins"), PRESETS["first_round"]):
@@ -65,7 +65,7 @@ def test_cli_first_round_from_prepared_boxes(sample, tmp_path):
 
 
 def _run_cli(tmp_path, overrides, *extra):
-    args = ["generate_gt.py", *(f"{k}={v}" for k, v in overrides.items()), *extra]
+    args = ["generate_gt.py", *(f"{k}={v}" for k, v in overrides.items()), f"hydra.run.dir={tmp_path}/run", *extra]
     result = run_script(args, cwd=REPO)
     return result.returncode, result.stdout + result.stderr
 

@@ -67,6 +67,7 @@ def test_round_two_uses_the_later_rounds_preset_and_the_chosen_threshold(weak_ru
     chosen = state["steps"]["round_1/segmenter"]["val/score_threshold"]
     assert f"score_thresh: {chosen}" in config
     assert "pred_dir: cam/train" in (weak_run / "round_1/generate_gt.yaml").read_text()
+    assert "run_fill_from_prior: true" in config and f"prior_dir: {weak_run}/round_1/pseudo_gt/sem" in config
     segmenter = (weak_run / "round_2/segmenter/train.yaml").read_text()
     assert "max_epochs: 2\n" in segmenter  # a round's override wins
     assert f"init_ckpt: {weak_run}/round_1/segmenter/checkpoints/last.ckpt" in segmenter  # warm start

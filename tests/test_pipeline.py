@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.conftest import make_gt_dataset
 from tests.test_config import _compose
 from wsps.gt.boxes import write_boxes_mat
-from wsps.gt.options import GTOptions
+from wsps.gt.options import ConfigError, GTOptions
 from wsps.gt.pipeline import clean_label, load_inputs, process_image
-from wsps.io import read_label_png
+from wsps.io import read_label_png, read_score_mat, write_label_png
 from wsps.labels import PALETTE
 
 ID = "c_000000_000001"
@@ -75,3 +76,29 @@ def test_four_panel_view(tmp_path):
     assert process_image(opts, ID).status == "skipped"  # every output, the view included, exists
     Path(opts.vis_save_path(ID)).unlink()
     assert process_image(opts, ID).status == "done"
+
+
+def test_fill_from_prior_takes_dropped_pixels_from_earlier_labels(tmp_path):
+    stages_off = ["run_check_image_level_tags=false", "run_merge_with_mcg_and_grabcut=false",
+                  "run_apply_bbox_prior=false", "run_check_low_iou=false", "run_ins_box_process=false"]
+    opts = _options(tmp_path, "score_thresh=0.9", "run_fill_from_prior=true", "prior_dir=earlier", *stages_off)
+    pred, scores = read_label_png(opts.pred_path(ID)), read_score_mat(opts.score_path(ID))
+    prior = np.full(pred.shape, 8, np.uint8)  # vegetation everywhere
+    prior[:, :10] = 255
+    write_label_png(opts.prior_path(ID), prior)
+    assert process_image(opts, ID).status == "done"
+    sem = read_label_png(opts.sem_save_path(ID))
+    kept = scores >= np.float32(0.9)
+    assert 0.3 < kept.mean() < 0.7
+    np.testing.assert_array_equal(sem[kept], pred[kept])
+    np.testing.assert_array_equal(sem[~kept], prior[~kept])  # vegetation, or 255 where the prior has none
+    assert (sem == 255).sum() == (~kept[:, :10]).sum()
+
+
+def test_fill_from_prior_needs_its_folder_and_files(tmp_path):
+    with pytest.raises(ConfigError, match="run_fill_from_prior=true needs prior_dir"):
+        _options(tmp_path, "run_fill_from_prior=true")
+    opts = _options(tmp_path, "run_fill_from_prior=true", "prior_dir=earlier")
+    result = process_image(opts, ID)
+    assert result.status == "failed" and str(opts.prior_path(ID)) in result.message
+    assert not opts.sem_save_path(ID).exists()

@@ -10,6 +10,7 @@ from wsps.gt.box_prior import apply_bbox_prior
 from wsps.gt.image_tags import check_image_level_tags, crop_grid
 from wsps.gt.low_iou import check_low_iou
 from wsps.gt.mandg_merge import merge_with_mcg_and_grabcut
+from wsps.gt.prior_fill import fill_from_prior
 from wsps.gt.score_thresh import apply_score_thresh
 
 STUFF = tuple(range(11))
@@ -213,3 +214,11 @@ def test_low_iou_inverted_box_outside_canvas_does_nothing():
     label = np.zeros((4, 4), np.uint8)
     # a box wholly left of the canvas clips to xmin 0, xmax -3: no pixels, no wrap-around
     np.testing.assert_array_equal(check_low_iou(label, [box(13, 0, 0, -3, 3)]), label)
+
+
+def test_fill_from_prior():
+    label = np.array([[1, I, I], [13, I, 2]], np.uint8)
+    prior = np.array([[0, 8, I], [0, 11, 0]], np.uint8)
+    np.testing.assert_array_equal(fill_from_prior(label, prior), [[1, 8, I], [13, 11, 2]])
+    with pytest.raises(ValueError, match="prior map is 1x3 but the label map is 2x3"):
+        fill_from_prior(label, prior[:1])

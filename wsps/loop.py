@@ -142,6 +142,8 @@ class Loop:
             threshold = previous if self.loop.score_thresh == "auto" else self.loop.score_thresh
             if threshold is not None:
                 overrides.append(f"score_thresh={threshold}")
+        if k > 1 and self.loop.keep_previous_labels:
+            overrides += ["run_fill_from_prior=true", f"prior_dir={self.run_dir / f'round_{k - 1}' / 'pseudo_gt' / 'sem'}"]
         cfg = self.compose("generate_gt", [
             *overrides, *self.overrides("gt", k), f"sem_save_dir={folder / 'pseudo_gt' / 'sem'}", f"ins_save_dir={folder / 'pseudo_gt' / 'ins'}",
         ], folder)

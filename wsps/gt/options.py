@@ -53,6 +53,8 @@ class GTOptions:
     save_ins: bool
     visualise_results: bool
     run_score_thresh: bool
+    run_fill_from_prior: bool
+    prior_dir: str | None
     run_apply_bbox_prior: bool
     run_check_low_iou: bool
     run_check_image_level_tags: bool
@@ -116,6 +118,8 @@ class GTOptions:
                 crop_grid(self.canvas_size, self.schk_crop_size)
             except ValueError as err:
                 raise ConfigError(f"schk_crop_size: {err}") from None
+        if self.run_fill_from_prior and not self.prior_dir:
+            raise ConfigError("run_fill_from_prior=true needs prior_dir (a folder of earlier labels, e.g. the previous round's pseudo-GT)")
         if self.num_workers < 0:
             raise ConfigError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.num_shards < 1 or not 0 <= self.shard_index < self.num_shards:
@@ -139,6 +143,9 @@ class GTOptions:
     def gt_label_path(self, image_id: str) -> Path:
         city = image_id.split("_", 1)[0]
         return Path(self.data_root, self.gt_label_dir, city, self.gt_label_template % image_id)
+
+    def prior_path(self, image_id: str) -> Path:
+        return Path(self.pred_root, self.prior_dir, self.pred_template % image_id)
 
     def mandg_path(self, image_id: str) -> Path:
         return Path(self.pred_root, self.mcg_and_grabcut_dir, self.mcg_and_grabcut_template % image_id)

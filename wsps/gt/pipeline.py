@@ -16,6 +16,7 @@ from wsps.gt.instances import TooManyInstances, ins_box_process
 from wsps.gt.low_iou import check_low_iou
 from wsps.gt.mandg_merge import merge_with_mcg_and_grabcut
 from wsps.gt.options import GTOptions
+from wsps.gt.prior_fill import fill_from_prior
 from wsps.gt.score_thresh import apply_score_thresh
 from wsps.gt.visualise import four_panel
 from wsps.io import InputError, read_label_png, read_score_mat, write_label_png, write_png
@@ -30,14 +31,18 @@ class Inputs:
     scores: np.ndarray | None = None
     gt_label: np.ndarray | None = None
     mandg: np.ndarray | None = None
+    prior: np.ndarray | None = None
     boxes: list[Box] = field(default_factory=list)
 
 
 def clean_label(opts: GTOptions, inputs: Inputs) -> np.ndarray:
-    """The five cleaning stages of spec section 4, each reading the previous one's output."""
+    """The five cleaning stages of spec section 4, each reading the previous one's output, plus
+    our optional fill from earlier labels right after the score threshold."""
     label = inputs.pred
     if opts.run_score_thresh:
         label = apply_score_thresh(label, inputs.scores, opts.score_thresh, opts.ignore_label)
+    if opts.run_fill_from_prior:
+        label = fill_from_prior(label, inputs.prior, opts.ignore_label)
     if opts.run_check_image_level_tags:
         label = check_image_level_tags(label, inputs.gt_label, opts.schk_crop_size, opts.ignore_label)
     if opts.run_merge_with_mcg_and_grabcut:
@@ -62,6 +67,9 @@ def load_inputs(opts: GTOptions, image_id: str) -> Inputs:
     if opts.run_score_thresh:
         path = opts.score_path(image_id)
         inputs.scores = _check_size(read_score_mat(path), path, opts.canvas_size)
+    if opts.run_fill_from_prior:
+        path = opts.prior_path(image_id)
+        inputs.prior = _check_size(read_label_png(path), path, opts.canvas_size)
     if opts.run_check_image_level_tags:
         path = opts.gt_label_path(image_id)
         inputs.gt_label = _check_size(read_label_png(path), path, opts.canvas_size)
