@@ -12,7 +12,7 @@ from wsps.data.cityscapes import LabelSource, instances_from_gt, instances_from_
 from wsps.data.datamodules import CropTagDataModule, PanopticDataModule, PanopticDataset, crop_tags
 from wsps.data.synthetic import generate
 from wsps.data.targets import gaussian_kernel, panoptic_targets
-from wsps.data.transforms import random_scale_crop_flip
+from wsps.data.transforms import normalise, random_scale_crop_flip
 from wsps.gt.image_tags import crop_grid
 from wsps.io import write_label_png
 
@@ -123,7 +123,9 @@ def test_panoptic_datamodule(tiny):
     val = next(iter(dm.val_dataloader()))
     assert val["image"].shape == (1, 3, 128, 256) and val["inst"].shape == (1, 128, 256) and isinstance(val["id"][0], str)
     pred = next(iter(dm.predict_dataloader()))
-    assert set(pred) == {"id", "image"}
+    assert set(pred) == {"id", "image", "rgb"}
+    assert pred["rgb"].dtype == torch.uint8 and pred["rgb"].shape == (1, 128, 256, 3)
+    np.testing.assert_allclose(pred["image"][0].numpy(), normalise(pred["rgb"][0].numpy()))  # the same image
 
 
 def test_panoptic_dataset_refuses_unknown_mode(tiny):

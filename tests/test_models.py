@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from wsps.eval.semantic import f_beta
-from wsps.models.cam import cam_label_counts, cam_labels, class_activation_maps, precision_coverage, stitch_cams
+from wsps.models.cam import allowed_classes, cam_label_counts, cam_labels, class_activation_maps, precision_coverage, stitch_cams
+from wsps.models.crf import crf_labels, dense_crf
 from wsps.models.losses import center_loss, offset_loss, semantic_loss
 from wsps.models.postprocess import find_instance_centers, group_pixels, panoptic_from_outputs
 
@@ -143,6 +144,69 @@ def test_stitch_keeps_tags_normalises_and_takes_the_maximum():
     labels = cam_labels(full, threshold=0.5)
     assert labels[0, 0] == 0 and labels[0, 5] == 1 and labels.dtype == torch.uint8
     assert (cam_labels(full * 0.4, threshold=0.5) == I).all()
+
+
+def test_allowed_classes_needs_the_tag_in_every_covering_crop():
+    crops = [(slice(0, 4), slice(0, 4)), (slice(0, 4), slice(2, 6))]  # columns 6-7 lie in no crop
+    tags = torch.tensor([[1.0, 0, 1], [1.0, 1, 0]])
+    allowed = allowed_classes(tags, crops, (4, 8))
+    assert allowed.shape == (3, 4, 8) and allowed.dtype == torch.bool
+    np.testing.assert_array_equal(allowed[:, 0].numpy(), [
+        [1, 1, 1, 1, 1, 1, 0, 0],  # tagged in both crops
+        [0, 0, 0, 0, 1, 1, 0, 0],  # only where the right crop alone covers
+        [1, 1, 0, 0, 0, 0, 0, 0],  # only where the left crop alone covers
+    ])
+
+
+def _two_colour_image():
+    image = np.zeros((8, 12, 3), np.uint8)
+    image[:, :5] = (200, 40, 40)
+    image[:, 5:] = (40, 40, 200)
+    return image
+
+
+def test_crf_moves_a_cam_border_onto_the_colour_edge():
+    image = _two_colour_image()  # red in columns 0-4, blue in 5-11
+    cams = np.zeros((3, 8, 12), np.float32)
+    cams[0, :, :5] = 0.9
+    cams[0, :, 5:8] = 0.7  # class 0's blob spills three columns into the blue part,
+    cams[2, :, 5:] = 0.6  # where class 2 is weaker than it but covers the whole blue part
+    assert (cam_labels(torch.from_numpy(cams), 0.2).numpy()[:, 5:8] == 0).all()  # the plain argmax follows the CAM
+    labels = crf_labels(cams, image, threshold=0.2, sxy=20, srgb=10, compat=10, gaussian_sxy=1, gaussian_compat=1)
+    assert labels.dtype == np.uint8 and labels.shape == (8, 12)
+    np.testing.assert_array_equal(labels[:, :5], 0)
+    np.testing.assert_array_equal(labels[:, 5:], 2)
+
+
+def test_crf_leaves_weak_cams_unlabelled_and_runs_on_a_shrunk_copy():
+    image = _two_colour_image()
+    cams = np.zeros((3, 8, 12), np.float32)
+    cams[1, :, :5] = 0.9
+    cams[1, :, 5:] = 0.05  # far below the threshold: unlabelled
+    for max_side in (None, 6):
+        labels = crf_labels(cams, image, threshold=0.5, max_side=max_side)
+        assert labels.shape == (8, 12)
+        np.testing.assert_array_equal(labels[:, :4], 1)
+        np.testing.assert_array_equal(labels[:, 6:], I)
+    np.testing.assert_array_equal(crf_labels(np.zeros((3, 8, 12), np.float32), image, 0.5), I)  # no CAM at all
+    with pytest.raises(ValueError, match=r"image is \(8, 10, 3\) but the CAMs are 8x12"):
+        crf_labels(cams, image[:, :10], 0.5)
+
+
+def test_dense_crf_marginals_follow_the_colour_edge_at_full_and_reduced_size():
+    image = _two_colour_image()  # red in columns 0-4, blue in 5-11
+    probability = np.full((2, 8, 12), 0.5, np.float32)
+    probability[0, :, :4], probability[1, :, :4] = 0.9, 0.1  # sure of class 0 on most of the red part,
+    probability[0, :, 8:], probability[1, :, 8:] = 0.2, 0.8  # of class 1 on most of the blue part
+    for max_side in (None, 6):
+        marginals = dense_crf(probability, image, sxy=20, srgb=10, compat=10, gaussian_sxy=1, gaussian_compat=1, max_side=max_side)
+        assert marginals.shape == (2, 8, 12) and marginals.dtype == np.float32
+        np.testing.assert_allclose(marginals.sum(axis=0), 1.0, atol=1e-5)
+        np.testing.assert_array_equal(marginals.argmax(axis=0)[:, :4], 0)
+        np.testing.assert_array_equal(marginals.argmax(axis=0)[:, 6:], 1)
+    marginals = dense_crf(probability, image, sxy=20, srgb=10, compat=10, gaussian_sxy=1, gaussian_compat=1)
+    np.testing.assert_array_equal(marginals.argmax(axis=0)[:, 4], 0)  # undecided pixels take their colour's class
+    np.testing.assert_array_equal(marginals.argmax(axis=0)[:, 5:8], 1)
 
 
 def test_cam_scores():

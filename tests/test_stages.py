@@ -222,3 +222,17 @@ def test_fill_from_prior():
     np.testing.assert_array_equal(fill_from_prior(label, prior), [[1, 8, I], [13, 11, 2]])
     with pytest.raises(ValueError, match="prior map is 1x3 but the label map is 2x3"):
         fill_from_prior(label, prior[:1])
+
+
+def test_fill_from_prior_gives_a_shrunk_stuff_class_its_prior_pixels_back():
+    prior = np.array([[5, 5, 5, 5], [5, 1, 1, 13], [0, 0, 0, 0]], np.uint8)
+    label = np.array([[5, 2, 2, 2], [13, 1, 2, 2], [I, 0, 0, 2]], np.uint8)
+    # after the fill, class 5 keeps 1 of its 5 prior pixels (0.2), class 1 keeps 1 of 2 (0.5), road 3 of 4
+    # (0.75); a shrunk class comes back wherever no thing (13) holds the pixel; things are never restored
+    def fill(ratio):
+        return fill_from_prior(label, prior, I, keep_ratio=ratio, stuff_classes=STUFF, thing_classes=THINGS)
+
+    np.testing.assert_array_equal(fill(0.6), [[5, 5, 5, 5], [13, 1, 1, 2], [0, 0, 0, 2]])
+    np.testing.assert_array_equal(fill(0.4), [[5, 5, 5, 5], [13, 1, 2, 2], [0, 0, 0, 2]])
+    np.testing.assert_array_equal(fill(0.1), [[5, 2, 2, 2], [13, 1, 2, 2], [0, 0, 0, 2]])
+    np.testing.assert_array_equal(fill_from_prior(label, prior, I), fill(0.1))  # keep_ratio 0: the plain fill

@@ -22,11 +22,11 @@ from wsps.data.cityscapes import LabelSource
 from wsps.io import read_id_list
 from wsps.labels import STUFF_CLASSES
 from wsps.eval.semantic import f_beta
-from wsps.models.cam import cam_label_counts, cam_labels, precision_coverage
+from wsps.models.cam import cam_label_counts, precision_coverage
 
 log = logging.getLogger(__name__)
 
-CAM_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2))
+CAM_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.61, 0.05), 2))  # above 0.6 most stuff goes unlabelled
 
 
 def resolved(cfg: DictConfig) -> dict:
@@ -55,9 +55,9 @@ def choose_cam_threshold(model, dataloader, thresholds=CAM_THRESHOLDS) -> tuple[
     totals = {t: None for t in thresholds}
     for batch in dataloader:
         batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        for full, truth in zip(model.stitched_cams(batch), batch["label"]):
+        for full, image, truth in zip(model.stitched_cams(batch), batch["image"], batch["label"]):
             for t in thresholds:
-                counts = cam_label_counts(cam_labels(full, t), truth, STUFF_CLASSES)
+                counts = cam_label_counts(model.cam_label_map(full, image, t).to(truth.device), truth, STUFF_CLASSES)
                 totals[t] = counts if totals[t] is None else {k: totals[t][k] + v for k, v in counts.items()}
     scores = {t: precision_coverage(c) for t, c in totals.items()}
     best = max(thresholds, key=lambda t: f_beta(scores[t]["precision_all"], scores[t]["coverage_all"]))

@@ -101,8 +101,8 @@ class PanopticDataset(Dataset):
         image_id = self.ids[index]
         image = read_image(image_path(self.root, self.split, image_id))
         item = {"id": image_id}
-        if self.mode == "predict":
-            return {**item, "image": torch.from_numpy(normalise(image))}
+        if self.mode == "predict":  # the RGB image too, for a CRF on the prediction
+            return {**item, "image": torch.from_numpy(normalise(image)), "rgb": torch.from_numpy(image)}
         sem, inst = read_targets(self.root, self.split, image_id, self.labels, self.thing_classes)
         if sem.shape != image.shape[:2]:
             raise ValueError(f"{image_id}: labels are {sem.shape} but the image is {image.shape[:2]}")

@@ -55,6 +55,7 @@ class GTOptions:
     run_score_thresh: bool
     run_fill_from_prior: bool
     prior_dir: str | None
+    prior_keep_ratio: float
     run_apply_bbox_prior: bool
     run_check_low_iou: bool
     run_check_image_level_tags: bool
@@ -85,7 +86,7 @@ class GTOptions:
             values["class_names"] = tuple(str(v) for v in values["class_names"])
             for name in ("ignore_label", "num_workers", "shard_index", "num_shards"):
                 values[name] = int(values[name])
-            for name in ("score_thresh", "ichk_thresh"):
+            for name in ("score_thresh", "ichk_thresh", "prior_keep_ratio"):
                 values[name] = float(values[name])
         except (TypeError, ValueError) as err:
             if isinstance(err, ConfigError):
@@ -120,6 +121,8 @@ class GTOptions:
                 raise ConfigError(f"schk_crop_size: {err}") from None
         if self.run_fill_from_prior and not self.prior_dir:
             raise ConfigError("run_fill_from_prior=true needs prior_dir (a folder of earlier labels, e.g. the previous round's pseudo-GT)")
+        if not 0 <= self.prior_keep_ratio <= 1:
+            raise ConfigError(f"prior_keep_ratio must be in [0, 1], got {self.prior_keep_ratio}")
         if self.num_workers < 0:
             raise ConfigError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.num_shards < 1 or not 0 <= self.shard_index < self.num_shards:

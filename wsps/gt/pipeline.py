@@ -42,7 +42,7 @@ def clean_label(opts: GTOptions, inputs: Inputs) -> np.ndarray:
     if opts.run_score_thresh:
         label = apply_score_thresh(label, inputs.scores, opts.score_thresh, opts.ignore_label)
     if opts.run_fill_from_prior:
-        label = fill_from_prior(label, inputs.prior, opts.ignore_label)
+        label = fill_from_prior(label, inputs.prior, opts.ignore_label, opts.prior_keep_ratio, opts.stuff_classes, opts.thing_classes)
     if opts.run_check_image_level_tags:
         label = check_image_level_tags(label, inputs.gt_label, opts.schk_crop_size, opts.ignore_label)
     if opts.run_merge_with_mcg_and_grabcut:

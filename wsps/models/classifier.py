@@ -18,7 +18,8 @@ from torchmetrics.classification import MultilabelAveragePrecision
 from wsps.gt.image_tags import crop_grid
 from wsps.labels import CLASS_NAMES
 from wsps.models.optim import configure
-from wsps.models.cam import cam_labels, class_activation_maps, stitch_cams, superpixel_pool
+from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, stitch_cams, superpixel_pool
+from wsps.models.crf import crf_labels
 
 
 def superpixels(image: np.ndarray, scale: float, sigma: float, min_size: int, max_side: int | None = None) -> np.ndarray:
@@ -51,8 +52,10 @@ class CropClassifier(pl.LightningModule):
     `input_scale` (crops are enlarged before the encoder) set the CAMs' resolution.
     `cam_superpixels` (Felzenszwalb's `scale`, `sigma`, `min_size`, and the `max_side` of the
     image they are computed on) pools the stitched CAMs
-    within superpixels before the argmax; `cam_threshold` is a number or `auto` (chosen on the
-    validation split after training, see `wsps.train.choose_cam_threshold`)."""
+    within superpixels before the argmax; `cam_crf` (the keyword arguments of
+    `wsps.models.crf.crf_labels`, or null for a plain argmax) refines the labels with a dense CRF;
+    `cam_threshold` is a number or `auto` (chosen on the validation split after training, see
+    `wsps.train.choose_cam_threshold`)."""
 
     def __init__(
         self,
@@ -64,6 +67,7 @@ class CropClassifier(pl.LightningModule):
         crop_size: Sequence[int] = (50, 63),
         cam_threshold: float | str = "auto",
         cam_superpixels: dict | None = None,
+        cam_crf: dict | None = None,
         class_names: Sequence[str] = CLASS_NAMES,
         optimizer=None,
         scheduler=None,
@@ -120,7 +124,7 @@ class CropClassifier(pl.LightningModule):
 
     def stitched_cams(self, batch) -> list[torch.Tensor]:
         """Per image, the normalised CAMs of its crops' tags on the full canvas (C, H, W),
-        pooled within superpixels when configured."""
+        pooled within superpixels when configured, and zero wherever a covering crop lacks the tag."""
         crops, tags = batch["crops"], batch["tags"]
         n_images, n_crops = crops.shape[:2]
         cams = self.cams(crops.flatten(0, 1)).unflatten(0, (n_images, n_crops))
@@ -128,14 +132,21 @@ class CropClassifier(pl.LightningModule):
         if self.hparams.cam_superpixels:
             maps = [superpixel_pool(full, torch.from_numpy(superpixels(image.cpu().numpy(), **self.hparams.cam_superpixels)))
                     for full, image in zip(maps, batch["image"])]
-        return maps
+        return [full * allowed_classes(tags[i], self.crops, self.hparams.canvas_size) for i, full in enumerate(maps)]
+
+    def cam_label_map(self, full: torch.Tensor, image: torch.Tensor, threshold: float) -> torch.Tensor:
+        """Label map (H, W) of one image's stitched CAMs: the dense CRF's, or the thresholded argmax."""
+        if not self.hparams.cam_crf:
+            return cam_labels(full, threshold)
+        labels = crf_labels(full.float().cpu().numpy(), image.cpu().numpy(), threshold, **self.hparams.cam_crf)
+        return torch.from_numpy(labels)
 
     def predict_step(self, batch, batch_idx):
         """CAM label maps of the batch's images, from the tags of each crop."""
         threshold = self.hparams.cam_threshold
         if not isinstance(threshold, (int, float)):
             raise ValueError(f"cam_threshold={threshold!r}: choose it first (wsps.train.choose_cam_threshold) or give a number")
-        labels = [cam_labels(full, threshold) for full in self.stitched_cams(batch)]
+        labels = [self.cam_label_map(full, image, threshold) for full, image in zip(self.stitched_cams(batch), batch["image"])]
         return {"id": list(batch["id"]), "cam_label": [label.cpu().numpy() for label in labels]}
 
     def configure_optimizers(self):
