@@ -17,9 +17,9 @@ from torchmetrics.classification import MultilabelAveragePrecision
 
 from wsps.gt.image_tags import crop_grid
 from wsps.labels import CLASS_NAMES
-from wsps.models.optim import configure
 from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, stitch_cams, superpixel_pool
 from wsps.models.crf import crf_labels
+from wsps.models.optim import configure
 
 
 def superpixels(image: np.ndarray, scale: float, sigma: float, min_size: int, max_side: int | None = None) -> np.ndarray:

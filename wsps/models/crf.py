@@ -16,6 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch  # noqa: F401  before pydensecrf: the other order crashed the interpreter on a GPU machine (torch 2.11, Python 3.12)
+
+# isort: split
 import pydensecrf.densecrf as dcrf
 
 MIN_PROBABILITY = 1e-4  # keeps -log finite where a class's CAM is zero
