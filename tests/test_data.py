@@ -12,7 +12,7 @@ from wsps.data.cityscapes import LabelSource, instances_from_gt, instances_from_
 from wsps.data.datamodules import CropTagDataModule, PanopticDataModule, PanopticDataset, crop_tags
 from wsps.data.synthetic import generate
 from wsps.data.targets import gaussian_kernel, panoptic_targets
-from wsps.data.transforms import normalise, random_scale_crop_flip
+from wsps.data.transforms import normalise, random_scale_crop_flip, working_size
 from wsps.gt.image_tags import crop_grid
 from wsps.io import write_label_png
 
@@ -131,3 +131,10 @@ def test_panoptic_datamodule(tiny):
 def test_panoptic_dataset_refuses_unknown_mode(tiny):
     with pytest.raises(ValueError, match="mode must be"):
         PanopticDataset(tiny, "train", [], mode="test")
+
+
+def test_working_size_shrinks_the_longer_side_to_max_side():
+    assert working_size(1024, 2048, 512) == (256, 512)
+    assert working_size(2048, 1024, 512) == (512, 256)
+    assert working_size(128, 256, 512) is None and working_size(1024, 2048, None) is None
+    assert working_size(3, 3000, 100) == (1, 100)  # never a side of 0

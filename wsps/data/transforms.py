@@ -16,6 +16,15 @@ def normalise(image: np.ndarray) -> np.ndarray:
     return ((image.astype(np.float32) / 255 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
 
 
+def working_size(height: int, width: int, max_side: int | None) -> tuple[int, int] | None:
+    """(rows, cols) of a copy shrunk so that its longer side is at most `max_side`, or None when
+    the image is already small enough (or `max_side` is null): slow per-pixel steps run on it."""
+    if not max_side or max(height, width) <= max_side:
+        return None
+    factor = max_side / max(height, width)
+    return max(1, round(height * factor)), max(1, round(width * factor))
+
+
 def resize(image: np.ndarray, maps: Sequence[np.ndarray], size: tuple[int, int]) -> tuple[np.ndarray, list[np.ndarray]]:
     """Image bilinear, label maps nearest, to `size` = (rows, cols)."""
     dsize = (size[1], size[0])

@@ -20,6 +20,8 @@ import torch  # noqa: F401  before pydensecrf: the other order crashed the inter
 # isort: split
 import pydensecrf.densecrf as dcrf
 
+from wsps.data.transforms import working_size
+
 MIN_PROBABILITY = 1e-4  # keeps -log finite where a class's CAM is zero
 
 
@@ -47,11 +49,11 @@ def dense_crf(
     n_labels, height, width = probability.shape
     if image.ndim != 3 or image.shape[:2] != (height, width) or image.shape[2] != 3:
         raise ValueError(f"image is {image.shape} but the maps are {height}x{width}: expected an RGB image of that size")
-    factor = min(1.0, max_side / max(height, width)) if max_side else 1.0
-    size = (max(1, round(height * factor)), max(1, round(width * factor)))
+    shrunk = working_size(height, width, max_side)
+    size = shrunk or (height, width)
     maps = probability.astype(np.float32).transpose(1, 2, 0)
     rgb = np.ascontiguousarray(image, dtype=np.uint8)
-    if factor < 1:
+    if shrunk:
         maps = _resize(maps, size, cv2.INTER_AREA).reshape(*size, n_labels)
         rgb = np.ascontiguousarray(_resize(rgb, size, cv2.INTER_AREA))
     maps = np.clip(maps, MIN_PROBABILITY, 1.0)
@@ -63,7 +65,7 @@ def dense_crf(
     crf.addPairwiseGaussian(sxy=gaussian_sxy, compat=gaussian_compat)
     crf.addPairwiseBilateral(sxy=sxy, srgb=srgb, rgbim=rgb, compat=compat)
     marginals = np.asarray(crf.inference(iterations), np.float32).reshape(n_labels, *size)
-    if factor < 1:
+    if shrunk:
         marginals = _resize(marginals.transpose(1, 2, 0), (height, width), cv2.INTER_LINEAR).reshape(height, width, n_labels).transpose(2, 0, 1)
     return np.ascontiguousarray(marginals)
 
