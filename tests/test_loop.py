@@ -6,9 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import REPO, run_script
+from wsps.data.cityscapes import gt_path
 from wsps.data.synthetic import generate
 from wsps.io import read_label_png
 
@@ -44,6 +46,8 @@ def test_weak_loop_writes_every_step_and_the_results(weak_run, data):
         assert row["round"] == k and row["train_loss"] > 0
         assert set(row["model"]) == {"PQ", "PQ_th", "PQ_st", "mIoU"} and all(0 <= v <= 1 for v in row["model"].values())
         assert set(row["pseudo_gt"]) == {"mIoU", "PQ", "PQ_th", "PQ_st"} and row["pseudo_gt"]["mIoU"] > 0.05
+        for source in ("model", "pseudo_gt"):  # per-class IoUs, whose mean is the mIoU
+            assert "road" in row["iou"][source] and np.mean(list(row["iou"][source].values())) == pytest.approx(row[source]["mIoU"])
         ids = (data / "lists/train_id.txt").read_text().split()
         for image_id in ids:
             assert read_label_png(weak_run / f"round_{k}/pseudo_gt/sem/{image_id}_leftImg8bit.png").shape == (128, 256)
@@ -51,6 +55,8 @@ def test_weak_loop_writes_every_step_and_the_results(weak_run, data):
     assert results["final"] == results["rounds"][-1]["model"]
     table = (weak_run / "results.md").read_text()
     assert "| round | PQ | PQ_th | PQ_st | mIoU | pseudo-GT mIoU | pseudo-GT PQ | train loss |" in table
+    last = results["rounds"][-1]
+    assert f"| road | {last['iou']['model']['road']:.3f} | {last['iou']['pseudo_gt']['road']:.3f} |" in table
     state = json.loads((weak_run / "state.json").read_text())
     assert {"data", "prepare", "cues", "classifier", "round_1/pseudo_gt", "round_1/segmenter"} <= set(state["steps"])
     assert (weak_run / "cues/mcg_and_grabcut/train").is_dir() and (weak_run / "cues/cam/train").is_dir()
@@ -128,6 +134,30 @@ def test_semi_supervision(data, tmp_path):
     code, out = _loop(data, tmp_path / "run", "experiment=semi", "loop.max_rounds=1")
     assert code == 0, out[-3000:]
     _check_mode(tmp_path / "run", "semi")
+
+
+def test_true_stuff_cues_replace_the_cams(data, tmp_path):
+    """The upper-bound ablation: the CAM labels are the true stuff labels, things unlabelled, and
+    the round-1 pseudo-GT's stuff is then exact wherever no thing cue or box claims it."""
+    run_dir = tmp_path / "run"
+    code, out = _loop(data, run_dir, "loop.stuff_cues=truth", "loop.max_rounds=1")
+    assert code == 0, out[-3000:]
+    steps = json.loads((run_dir / "state.json").read_text())["steps"]
+    assert "classifier" not in steps and steps["true_stuff_cues"]["images"] == 6
+    for image_id in (data / "lists/train_id.txt").read_text().split():
+        truth = read_label_png(gt_path(data, "train", image_id, "labelTrainIds"))
+        cue = read_label_png(run_dir / f"cues/cam/train/{image_id}_leftImg8bit.png")
+        stuff = truth <= 10
+        assert (cue[stuff] == truth[stuff]).all() and (cue[~stuff] == 255).all()
+        sem = read_label_png(run_dir / f"round_1/pseudo_gt/sem/{image_id}_leftImg8bit.png")
+        unclaimed = stuff & (sem <= 10)
+        assert unclaimed.mean() > 0.5 and (sem[unclaimed] == truth[unclaimed]).all()
+    assert steps["round_1/pseudo_gt"]["pseudo_gt/PQ_st"] > 0.9
+
+
+def test_unknown_stuff_cues_are_refused(data, tmp_path):
+    code, out = _loop(data, tmp_path / "run", "loop.stuff_cues=oracle")
+    assert code == 1 and "stuff_cues=oracle: choose one of cam, truth" in out
 
 
 def test_results_notebook(weak_run, full_run, tmp_path):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wsps.eval.semantic import f_beta
+from wsps.eval.semantic import SemanticIoU, f_beta
 from wsps.models.cam import allowed_classes, cam_label_counts, cam_labels, class_activation_maps, precision_coverage, stitch_cams
 from wsps.models.crf import crf_labels, dense_crf
 from wsps.models.losses import center_loss, offset_loss, semantic_loss
@@ -218,3 +218,13 @@ def test_cam_scores():
     assert scores["precision_things"] == pytest.approx(1 / 2) and scores["coverage_things"] == pytest.approx(1 / 3)
     assert scores["precision_all"] == pytest.approx(4 / 6) and scores["coverage_all"] == pytest.approx(4 / 7)
     assert f_beta(1.0, 0.5) == pytest.approx(1.25 * 0.5 / (0.25 + 0.5)) and f_beta(0, 0) == 0
+
+
+def test_per_class_iou_names_the_classes_present_and_counts_unlabelled_as_a_miss():
+    truth = np.array([[0, 0, 0, 1], [1, 1, 2, I]], np.uint8)
+    pred = np.array([[0, 0, I, 1], [1, 0, 2, 5]], np.uint8)  # road: 2 of 3 right, one unlabelled; sidewalk: 2 of 3; the last pixel is void
+    iou = SemanticIoU()
+    iou.update(pred, truth)
+    per_class = iou.per_class()
+    assert per_class == pytest.approx({"road": 2 / 4, "sidewalk": 2 / 3, "building": 1.0})  # classes in neither map are left out
+    assert iou.miou() == pytest.approx(np.mean(list(per_class.values())))

@@ -47,6 +47,8 @@ def test_classifier_fast_dev_run_writes_cam_labels(tmp_path, data):
 def test_segmenter_fast_dev_run_and_generate_gt_reads_its_files(tmp_path, data):
     metrics = train(_cfg(tmp_path, data, "stage=segmenter", "debug=fast"))
     assert {"val/PQ", "val/PQ_th", "val/PQ_st", "val/mIoU", "train/loss"} <= set(metrics)
+    per_class = [v for k, v in metrics.items() if k.startswith("val/IoU/")]
+    assert per_class and np.mean(per_class) == pytest.approx(metrics["val/mIoU"], abs=1e-6)
     results = tmp_path / "results"
     ids = read_id_list(data / "lists/train_id.txt")
     for image_id in ids:
@@ -66,7 +68,8 @@ def test_segmenter_fast_dev_run_and_generate_gt_reads_its_files(tmp_path, data):
     report = scored.stdout + scored.stderr
     assert scored.returncode == 0, report
     scores = json.loads(report.split("8 images of train: ")[1].splitlines()[0])
-    assert set(scores) == {"mIoU", "PQ", "PQ_th", "PQ_st", "SQ", "RQ"} and 0 < scores["mIoU"] < 1
+    assert {"mIoU", "PQ", "PQ_th", "PQ_st", "SQ", "RQ", "IoU/road"} <= set(scores) and 0 < scores["mIoU"] < 1
+    assert np.mean([v for k, v in scores.items() if k.startswith("IoU/")]) == pytest.approx(scores["mIoU"], abs=1e-4)  # printed to 4 places
     # and a segmenter trains on that pseudo-GT
     metrics = train(_cfg(tmp_path / "again", data, "stage=segmenter", "debug=fast", f"labels={results}", "predict=false"))
     assert metrics["train/loss"] > 0

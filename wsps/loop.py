@@ -9,7 +9,9 @@ Steps, each composed from the same configs as the standalone tools (`synthetic`,
     ... until the final training loss falls by less than `tolerance` (relative), or `max_rounds`.
 
 `supervision=full` trains every round on the true labels (no cues); `semi` mixes the true labels
-of `true_gt_fraction` of the images into the pseudo-GT. Everything goes to the run folder; a
+of `true_gt_fraction` of the images into the pseudo-GT. `stuff_cues=truth` replaces the CAM labels
+with the true stuff labels (an upper bound: the method with perfect stuff cues, the boxes' thing
+cues unchanged) and skips the classifier. Everything goes to the run folder; a
 completed step is recorded in `state.json` and skipped when the run is started again.
 """
 
@@ -31,11 +33,18 @@ from omegaconf import DictConfig, OmegaConf
 
 from wsps.cues.__main__ import options_from_config as cue_options
 from wsps.cues.job import run as run_cues
+from wsps.data.cityscapes import gt_path
 from wsps.data.synthetic import generate
 from wsps.eval.folders import score_label_folder
 from wsps.gt.job import run as run_gt
 from wsps.gt.options import GTOptions
-from wsps.io import InputError, atomic_path, read_id_list
+from wsps.io import (
+    InputError,
+    atomic_path,
+    read_id_list,
+    read_label_png,
+    write_label_png,
+)
 from wsps.prepare import options_from_config as prepare_options
 from wsps.prepare import prepare
 from wsps.train import resolved, train
@@ -43,6 +52,7 @@ from wsps.train import resolved, train
 log = logging.getLogger(__name__)
 
 SUPERVISION = ("weak", "full", "semi")
+STUFF_CUES = ("cam", "truth")
 
 
 class StepFailed(RuntimeError):
@@ -56,6 +66,8 @@ class Loop:
         self.cfg, self.loop = cfg, cfg.loop
         if self.loop.supervision not in SUPERVISION:
             raise StepFailed(f"supervision={self.loop.supervision}: choose one of {', '.join(SUPERVISION)}")
+        if self.loop.stuff_cues not in STUFF_CUES:
+            raise StepFailed(f"stuff_cues={self.loop.stuff_cues}: choose one of {', '.join(STUFF_CUES)}")
         self.run_dir = run_dir
         self.data_root = Path(to_absolute_path(cfg.data_root))
         self.dataset = HydraConfig.get().runtime.choices.get("dataset", "synthetic") if HydraConfig.initialized() else "synthetic"
@@ -133,6 +145,17 @@ class Loop:
         folder = self.run_dir / "classifier"
         return self.train_stage("classifier", folder, [f"pred_root={self.run_dir / 'cues'}"])
 
+    def true_stuff_cues(self) -> dict:
+        """The true labels of the stuff classes where the CAM labels would be (things unlabelled)."""
+        stuff = np.full(256, 255, np.uint8)
+        stuff[list(self.cfg.stuff_classes)] = list(self.cfg.stuff_classes)
+        folder = self.run_dir / "cues" / "cam" / "train"
+        ids = read_id_list(self.data_root / "lists" / "train_id.txt")
+        for image_id in ids:
+            label = read_label_png(gt_path(self.data_root, "train", image_id, "labelTrainIds"))
+            write_label_png(folder / f"{image_id}_leftImg8bit.png", stuff[label])
+        return {"images": len(ids)}
+
     def pseudo_gt(self, k: int) -> dict:
         folder = self.run_dir / f"round_{k}"
         source = self.run_dir / "cues" if k == 1 else self.run_dir / f"round_{k - 1}" / "pred"
@@ -184,8 +207,11 @@ class Loop:
         if weak:
             self.step("prepare", self.prepare)
             self.step("cues", self.cues)
-            classifier = self.step("classifier", self.classifier)
-            self.tracker.log({f"classifier/{k.split('/', 1)[-1]}": v for k, v in classifier.items() if k.startswith("val/")}, 0)
+            if self.loop.stuff_cues == "truth":
+                self.step("true_stuff_cues", self.true_stuff_cues)
+            else:
+                classifier = self.step("classifier", self.classifier)
+                self.tracker.log({f"classifier/{k.split('/', 1)[-1]}": v for k, v in classifier.items() if k.startswith("val/")}, 0)
         rounds, previous_loss = [], None
         for k in range(1, int(self.loop.max_rounds) + 1):
             pseudo = self.step(f"round_{k}/pseudo_gt", partial(self.pseudo_gt, k)) if weak else {}
@@ -193,19 +219,25 @@ class Loop:
             loss = model.get("train/loss")
             row = {"round": k, "train_loss": loss,
                    "model": {m: model.get(f"val/{m}") for m in ("PQ", "PQ_th", "PQ_st", "mIoU")},
-                   "pseudo_gt": {m: pseudo.get(f"pseudo_gt/{m}") for m in ("mIoU", "PQ", "PQ_th", "PQ_st")} if weak else None}
+                   "pseudo_gt": {m: pseudo.get(f"pseudo_gt/{m}") for m in ("mIoU", "PQ", "PQ_th", "PQ_st")} if weak else None,
+                   "iou": {"model": per_class(model, "val/IoU/"), "pseudo_gt": per_class(pseudo, "pseudo_gt/IoU/") if weak else None}}
             rounds.append(row)
             self.tracker.round(row, self.run_dir / f"round_{k}", self.data_root)
             if previous_loss is not None and loss is not None and previous_loss - loss < self.loop.tolerance * previous_loss:
                 log.info("round %d: training loss %.4f fell by less than %.0f%% of %.4f: stopping", k, loss, 100 * self.loop.tolerance, previous_loss)
                 break
             previous_loss = loss
-        results = {"supervision": self.loop.supervision, "data_root": str(self.data_root), "rounds": rounds,
+        results = {"supervision": self.loop.supervision, "stuff_cues": self.loop.stuff_cues, "data_root": str(self.data_root), "rounds": rounds,
                    "final": rounds[-1]["model"] if rounds else {},
                    "seconds": sum(s.get("seconds", 0) for s in self.state["steps"].values())}
         write_results(self.run_dir, results)
         self.tracker.finish(results)
         return results
+
+
+def per_class(metrics: dict, prefix: str) -> dict[str, float]:
+    """The per-class IoUs among a step's metrics, by class name."""
+    return {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}
 
 
 def last_logged(folder: Path, key: str) -> float | None:
@@ -227,12 +259,18 @@ def write_results(run_dir: Path, results: dict) -> None:
     def fmt(value) -> str:
         return "" if value is None else f"{value:.3f}"
 
-    lines = [f"# Results: {results['supervision']} supervision, {len(results['rounds'])} round(s), {results['seconds'] / 60:.1f} min", "",
+    oracle = ", true stuff labels as the stuff cues (an upper bound)" if results.get("stuff_cues") == "truth" else ""
+    lines = [f"# Results: {results['supervision']} supervision{oracle}, {len(results['rounds'])} round(s), {results['seconds'] / 60:.1f} min", "",
              "| round | PQ | PQ_th | PQ_st | mIoU | pseudo-GT mIoU | pseudo-GT PQ | train loss |", "|---|---|---|---|---|---|---|---|"]
     for row in results["rounds"]:
         m, p = row["model"], row["pseudo_gt"] or {}
         lines.append(f"| {row['round']} | {fmt(m['PQ'])} | {fmt(m['PQ_th'])} | {fmt(m['PQ_st'])} | {fmt(m['mIoU'])} | "
                      f"{fmt(p.get('mIoU'))} | {fmt(p.get('PQ'))} | {fmt(row['train_loss'])} |")
+    if results["rounds"]:
+        last = results["rounds"][-1]
+        model, pseudo = last["iou"]["model"], last["iou"]["pseudo_gt"] or {}
+        lines += ["", f"Per-class IoU, round {last['round']}:", "", "| class | model | pseudo-GT |", "|---|---|---|"]
+        lines += [f"| {name} | {fmt(model.get(name))} | {fmt(pseudo.get(name))} |" for name in dict.fromkeys([*model, *pseudo])]
     with atomic_path(run_dir / "results.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
 
@@ -256,6 +294,8 @@ class Tracker:
     def round(self, row: dict, folder: Path, data_root: Path) -> None:
         flat = {"round/train_loss": row["train_loss"], **{f"model/{k}": v for k, v in row["model"].items()}}
         flat.update({f"pseudo_gt/{k}": v for k, v in (row["pseudo_gt"] or {}).items()})
+        for source, ious in row["iou"].items():
+            flat.update({f"{source}/IoU/{name}": v for name, v in (ious or {}).items()})
         self.log(flat, row["round"])
         for logger in self.loggers:
             if type(logger).__name__ == "WandbLogger" and self.examples:

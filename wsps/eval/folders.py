@@ -14,7 +14,7 @@ from wsps.labels import THING_CLASSES
 
 def score_label_folder(data_root: Path, split: str, ids: Sequence[str], sem_dir: Path, ins_dir: Path | None, work_dir: Path,
                        template: str = "%s_leftImg8bit.png", thing_classes=THING_CLASSES) -> dict[str, float]:
-    """mIoU of `sem_dir` (255 counts as a miss) and, with `ins_dir`, PQ of the panoptic maps the
+    """mIoU (and `IoU/<class>`) of `sem_dir` (255 counts as a miss) and, with `ins_dir`, PQ of the panoptic maps the
     two folders make (generate_gt's convention: instance ids 1..254 on thing pixels), against the
     split's true labels. Intermediate panoptic files go to `work_dir`."""
     iou = SemanticIoU()
@@ -25,7 +25,7 @@ def score_label_folder(data_root: Path, split: str, ids: Sequence[str], sem_dir:
         if ins_dir is not None:
             inst = instances_from_pseudo(sem, read_label_png(Path(ins_dir) / (template % image_id)), thing_classes)
             write_panoptic(Path(work_dir) / "pred", image_id, sem, inst, thing_classes)
-    scores = {"mIoU": iou.miou()}
+    scores = {"mIoU": iou.miou(), **{f"IoU/{name}": value for name, value in iou.per_class().items()}}
     if ins_dir is not None:
         gt_json, gt_folder = panoptic_gt(Path(data_root), split, Path(work_dir) / "gt")
         panoptic = evaluate_panoptic(gt_json, gt_folder, Path(work_dir) / "pred", ids)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassJaccardIndex
 
-from wsps.labels import IGNORE_LABEL
+from wsps.labels import CLASS_NAMES, IGNORE_LABEL
 
 
 class SemanticIoU(MulticlassJaccardIndex):
@@ -31,6 +34,11 @@ class SemanticIoU(MulticlassJaccardIndex):
 
     def miou(self) -> float:
         return float(torch.nanmean(self.compute()))
+
+    def per_class(self, names: Sequence[str] = CLASS_NAMES) -> dict[str, float]:
+        """IoU by class name, classes absent from predictions and targets left out: where the
+        mean comes from (thin classes with no cue, classes confused with their neighbours)."""
+        return {name: float(v) for name, v in zip(names, self.compute().tolist()) if not math.isnan(v)}
 
 
 def f_beta(precision: float, coverage: float, beta: float = 0.5) -> float:

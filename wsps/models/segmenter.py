@@ -114,6 +114,7 @@ class PanopticSegmenter(pl.LightningModule):
 
     def on_validation_epoch_end(self):
         self.log("val/mIoU", self.val_iou.miou(), prog_bar=True)
+        self.log_dict({f"val/IoU/{name}": value for name, value in self.val_iou.per_class().items()})
         self.val_iou.reset()
         threshold, precision, coverage = self.val_scores.best_threshold()
         self.log_dict({"val/score_threshold": threshold, "val/score_precision": precision, "val/score_coverage": coverage})
