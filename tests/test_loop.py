@@ -167,6 +167,7 @@ def test_results_notebook(weak_run, full_run, tmp_path):
     (tmp_path / "runs/full").symlink_to(full_run)
     out = execute("03_results.ipynb", {"WSPS_RUNS": str(tmp_path / "runs")})
     assert "2 run(s)" in out and "weak / full PQ" in out and "round 1: PQ" in out
+    assert "per-class IoU, last round" in out and "weak pseudo-GT" in out
 
 
 def test_the_embedded_data_is_generated_when_absent(tmp_path):
