@@ -158,6 +158,8 @@ def test_true_stuff_cues_replace_the_cams(data, tmp_path):
 def test_unknown_stuff_cues_are_refused(data, tmp_path):
     code, out = _loop(data, tmp_path / "run", "loop.stuff_cues=oracle")
     assert code == 1 and "stuff_cues=oracle: choose one of cam, truth" in out
+    code, out = _loop(data, tmp_path / "full", "loop.stuff_cues=truth", "loop.supervision=full")
+    assert code == 1 and "stuff_cues=truth with supervision=full: full supervision uses no cues" in out
 
 
 def test_results_notebook(weak_run, full_run, tmp_path):

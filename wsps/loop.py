@@ -68,6 +68,8 @@ class Loop:
             raise StepFailed(f"supervision={self.loop.supervision}: choose one of {', '.join(SUPERVISION)}")
         if self.loop.stuff_cues not in STUFF_CUES:
             raise StepFailed(f"stuff_cues={self.loop.stuff_cues}: choose one of {', '.join(STUFF_CUES)}")
+        if self.loop.stuff_cues != "cam" and self.loop.supervision == "full":
+            raise StepFailed(f"stuff_cues={self.loop.stuff_cues} with supervision=full: full supervision uses no cues")
         self.run_dir = run_dir
         self.data_root = Path(to_absolute_path(cfg.data_root))
         self.dataset = HydraConfig.get().runtime.choices.get("dataset", "synthetic") if HydraConfig.initialized() else "synthetic"
