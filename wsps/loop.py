@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 SUPERVISION = ("weak", "full", "semi")
 STUFF_CUES = ("cam", "truth")
+ADDED_SETTINGS = {"stuff_cues": "cam"}  # loop settings newer than some runs, with the value those runs used
 
 
 class StepFailed(RuntimeError):
@@ -76,7 +77,7 @@ class Loop:
         self.state_path = run_dir / "state.json"
         self.state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"steps": {}}
         settings = OmegaConf.to_container(self.loop, resolve=True)
-        if self.state.get("settings", settings) != settings:
+        if {**ADDED_SETTINGS, **self.state.get("settings", settings)} != settings:
             raise StepFailed(f"{run_dir} holds a run with other loop settings; start a new one (loop.name=...) or delete it")
         self.state["settings"] = settings
         self.tracker = Tracker(cfg, run_dir)
