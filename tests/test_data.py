@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from wsps.data.cityscapes import LabelSource, instances_from_gt, instances_from_pseudo, read_targets
-from wsps.data.datamodules import CropTagDataModule, PanopticDataModule, PanopticDataset, crop_tags
+from wsps.data.datamodules import CropTagDataModule, PanopticDataModule, PanopticDataset, crop_bits, crop_tags
 from wsps.data.synthetic import generate
 from wsps.data.targets import gaussian_kernel, panoptic_targets
 from wsps.data.transforms import normalise, random_scale_crop_flip, working_size
@@ -126,6 +126,46 @@ def test_panoptic_datamodule(tiny):
     assert set(pred) == {"id", "image", "rgb"}
     assert pred["rgb"].dtype == torch.uint8 and pred["rgb"].shape == (1, 128, 256, 3)
     np.testing.assert_allclose(pred["image"][0].numpy(), normalise(pred["rgb"][0].numpy()))  # the same image
+
+
+def test_crop_bits_mark_each_crop_once():
+    crops = [(slice(0, 2), slice(0, 3)), (slice(1, 3), slice(2, 4))]
+    np.testing.assert_array_equal(crop_bits(crops, (3, 5)), [[1, 1, 1, 0, 0], [1, 1, 3, 2, 0], [0, 0, 2, 2, 0]])
+    with pytest.raises(ValueError, match="at most 31"):
+        crop_bits([(slice(0, 1), slice(0, 1))] * 32, (1, 1))
+
+
+def _crop_masks(bits: torch.Tensor, n: int) -> list[np.ndarray]:
+    return [((bits.numpy() >> k) & 1).astype(bool) for k in range(n)]
+
+
+def test_training_items_carry_the_crops_tags_through_the_augmentation(tiny):
+    from wsps.data.cityscapes import gt_path
+    from wsps.io import read_label_png
+
+    crops = crop_grid((128, 256), (50, 63))
+    image_id = PanopticDataModule(str(tiny)).split_ids("train")[0]
+    truth = read_label_png(gt_path(tiny, "train", image_id, "labelTrainIds"))
+    whole = PanopticDataset(tiny, "train", [image_id], crop_size=(128, 256), scale_range=(1, 1), tag_crop_size=(50, 63))[0]
+    np.testing.assert_array_equal(whole["crop_tags"].numpy(), crop_tags(truth, crops, 19))
+    np.testing.assert_allclose(whole["crop_visible"].numpy(), 1)  # at scale 1 the window is the image
+    masks = _crop_masks(whole["crop_bits"], len(crops))
+    flipped = not masks[0][0, 0]  # crop 0 is the top-left one, unless the item was flipped
+    for mask, (rows, cols) in zip(masks, crops):
+        expected = np.zeros((128, 256), bool)
+        expected[rows, cols] = True
+        np.testing.assert_array_equal(mask, expected[:, ::-1] if flipped else expected)
+        label = whole["sem"].numpy()[mask]  # the true labels are the training labels here: the tags match them
+        assert set(np.unique(label[label != I])) <= set(np.flatnonzero(whole["crop_tags"][crops.index((rows, cols))].numpy()))
+    torch.manual_seed(0)
+    zoomed = [PanopticDataset(tiny, "train", [image_id], crop_size=(64, 128), scale_range=(1, 1), tag_crop_size=(50, 63))[0]
+              for _ in range(4)]
+    for item in zoomed:  # a 64x128 window: a crop's share inside is its pixels there over its 50x63 (resized: +-1 row/column)
+        shown = np.array([m.sum() for m in _crop_masks(item["crop_bits"], len(crops))])
+        np.testing.assert_allclose(item["crop_visible"].numpy(), shown / (50 * 63), atol=1e-6)
+        assert item["crop_visible"].min() < 0.5  # a quarter of the image cannot hold every crop
+    plain = PanopticDataset(tiny, "train", [image_id], crop_size=(128, 256))[0]
+    assert not {"crop_tags", "crop_bits", "crop_visible"} & set(plain)
 
 
 def test_panoptic_dataset_refuses_unknown_mode(tiny):

@@ -62,6 +62,8 @@ def test_weak_loop_writes_every_step_and_the_results(weak_run, data):
     assert (weak_run / "cues/mcg_and_grabcut/train").is_dir() and (weak_run / "cues/cam/train").is_dir()
     assert (weak_run / "round_1/generate_gt.yaml").exists()  # each step's resolved config
     assert "max_epochs: 1\n" in (weak_run / "round_1/segmenter/train.yaml").read_text()
+    metrics = (weak_run / "round_1/segmenter/csv/version_0/metrics.csv").read_text().splitlines()
+    assert "train/loss_tags" in metrics[0].split(",")  # the crops' image tags are a loss of the weak segmenter
 
 
 def test_round_two_uses_the_later_rounds_preset_and_the_chosen_threshold(weak_run):
@@ -123,6 +125,7 @@ def _check_mode(run_dir: Path, mode: str) -> None:
     assert ("cues" in steps) == (mode == "semi") and results["rounds"][0]["model"]["mIoU"] >= 0
     config = (run_dir / "round_1/segmenter/train.yaml").read_text()
     assert ("labels: gt" in config) == (mode == "full")
+    assert ("tag_weight: 0\n" in config and "tag_crop_size: null" in config) == (mode == "full")  # the truth says what tags do
     if mode == "semi":
         assert "true_gt_fraction: 0.3" in config
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from torch import nn
 from wsps.eval.semantic import SemanticIoU, f_beta
 from wsps.models.cam import allowed_classes, cam_label_counts, cam_labels, class_activation_maps, precision_coverage, stitch_cams
 from wsps.models.crf import crf_labels, dense_crf
-from wsps.models.losses import center_loss, offset_loss, semantic_loss
+from wsps.models.losses import center_loss, crop_presence, crop_tag_loss, offset_loss, semantic_loss
 from wsps.models.postprocess import find_instance_centers, group_pixels, panoptic_from_outputs
 
 I = 255
@@ -53,6 +55,34 @@ def test_center_and_offset_losses_are_weighted_means():
 
 
 # ---------------------------------------------------------------- post-processing
+
+
+def test_crop_presence_is_the_mean_of_each_crops_top_cells():
+    probs = torch.zeros(1, 2, 8, 8)
+    probs[0, 0, 1, 1] = 0.9  # one pixel of class 0 in the left crop: max-pooled, its 4x4 cell scores 0.9
+    probs[0, 1, :, 4:] = torch.arange(4.0).repeat(8, 1) / 10  # class 1 in the right crop, 0.3 at best
+    bits = torch.zeros(1, 8, 8, dtype=torch.int32)
+    bits[0, :, :4] |= 1
+    bits[0, :, 4:] |= 2
+    scores, cells = crop_presence(probs, bits, top_fraction=0.5, stride=4)
+    assert cells.tolist() == [[2, 2]]  # two 4x4 cells per crop
+    assert torch.allclose(scores, torch.tensor([[[0.9, 0.0], [0.0, 0.3]]]))  # the top half of two cells: the best one
+    scores, _ = crop_presence(probs, bits, top_fraction=1.0, stride=4)
+    assert torch.allclose(scores, torch.tensor([[[0.45, 0.0], [0.0, 0.3]]]))  # both cells: (0.9 + 0) / 2 and (0.3 + 0.3) / 2
+
+
+def test_crop_tag_loss_is_the_tags_cross_entropy_and_skips_tags_of_cut_crops():
+    logits = torch.zeros(1, 4, 8, 8)  # uniform: every presence score is 1/4
+    bits = torch.ones(1, 8, 8, dtype=torch.int32)
+    tags = torch.tensor([[[1.0, 0, 0, 0]]])
+    one_tag = -(math.log(0.25) + 3 * math.log(0.75)) / 4
+    assert math.isclose(crop_tag_loss(logits, bits, tags, torch.ones(1, 1)).item(), one_tag, rel_tol=1e-5)
+    absent_only = -(3 * math.log(0.75)) / 4  # a crop mostly outside the window: its positive tag may lie outside
+    assert math.isclose(crop_tag_loss(logits, bits, tags, torch.full((1, 1), 0.5)).item(), absent_only, rel_tol=1e-5)
+    logits[0, 0] = 10.0  # the tagged class everywhere: low loss; an untagged one everywhere: high
+    assert crop_tag_loss(logits, bits, tags, torch.ones(1, 1)).item() < 0.01
+    assert crop_tag_loss(logits, bits, torch.tensor([[[0.0, 1, 0, 0]]]), torch.ones(1, 1)).item() > 4  # -(log(1 - p0) + log(p1)) / 4, p1 = 1 / (e^10 + 3)
+    assert crop_tag_loss(logits, torch.zeros_like(bits), tags, torch.ones(1, 1)).item() == 0  # no crop shows
 
 
 def test_centers_threshold_nms_and_order():

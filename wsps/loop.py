@@ -139,9 +139,10 @@ class Loop:
             raise StepFailed(f"cues: {summary}: {summary.failures[0]}")
         return {"images": sum(summary.counts.values())}
 
-    def train_stage(self, stage: str, folder: Path, overrides: list[str], round_k: int | None = None) -> dict:
+    def train_stage(self, stage: str, folder: Path, overrides: list[str], round_k: int | None = None, defaults: tuple[str, ...] = ()) -> dict:
+        """Train a stage; `defaults` come before the loop's step overrides, which may change them."""
         cfg = self.compose("train", [f"stage={stage}", f"seed={self.cfg.seed}", f"paths.output_dir={folder}", "logger=csv",
-                                     *self.overrides(stage, round_k), *overrides], folder)
+                                     *defaults, *self.overrides(stage, round_k), *overrides], folder)
         return train(cfg)
 
     def classifier(self) -> dict:
@@ -184,9 +185,10 @@ class Loop:
 
     def segmenter(self, k: int) -> dict:
         folder = self.run_dir / f"round_{k}"
-        overrides = [f"pred_root={folder / 'pred'}"]
+        overrides, defaults = [f"pred_root={folder / 'pred'}"], ()
         if self.loop.supervision == "full":
             overrides.append("labels=gt")
+            defaults = ("model.tag_weight=0", "data.tag_crop_size=null")  # the true labels say all the tags do
         else:
             overrides += [f"labels={folder / 'pseudo_gt'}", "sem_save_dir=sem", "ins_save_dir=ins"]
             if self.loop.supervision == "semi":
@@ -197,7 +199,7 @@ class Loop:
         resume = folder / "segmenter" / "checkpoints" / "last.ckpt"
         if resume.exists():  # an interrupted round: continue its training
             overrides.append(f"ckpt_path={resume}")
-        metrics = self.train_stage("segmenter", folder / "segmenter", overrides, k)
+        metrics = self.train_stage("segmenter", folder / "segmenter", overrides, k, defaults)
         if "train/loss" not in metrics:  # it had trained every epoch before the interruption: take the loss from its log
             metrics["train/loss"] = last_logged(folder / "segmenter", "train/loss")
         return metrics

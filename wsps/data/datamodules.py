@@ -23,7 +23,7 @@ from wsps.data.cityscapes import LabelSource, gt_path, image_path, read_image, r
 from wsps.data.targets import panoptic_targets
 from wsps.data.transforms import normalise, random_scale_crop_flip
 from wsps.gt.image_tags import crop_grid
-from wsps.io import read_id_list, read_label_png
+from wsps.io import InputError, read_id_list, read_label_png
 from wsps.labels import IGNORE_LABEL, THING_CLASSES
 
 
@@ -40,6 +40,17 @@ def crop_tags(label: np.ndarray, crops, num_classes: int) -> np.ndarray:
         present = np.bincount(label[crop].ravel(), minlength=256)[:num_classes] > 0
         tags[k, present] = 1
     return tags
+
+
+def crop_bits(crops, shape: Sequence[int]) -> np.ndarray:
+    """An int32 map with bit k set where crop k covers the pixel: one label map that carries every
+    crop through the segmenter's augmentation (nearest resizing, padding with 0, flips)."""
+    if len(crops) > 31:
+        raise ValueError(f"{len(crops)} crops: at most 31 fit the int32 crop bit map (choose a larger crop size)")
+    bits = np.zeros(tuple(shape), np.int32)
+    for k, crop in enumerate(crops):
+        bits[crop] |= 1 << k
+    return bits
 
 
 class CropTagDataset(Dataset):
@@ -70,7 +81,10 @@ class CropTagDataset(Dataset):
 
 class PanopticDataset(Dataset):
     """Images with targets. `mode`: `train` (augmented, Panoptic-DeepLab targets), `val` (full
-    image, `sem` and `inst`), `predict` (full image)."""
+    image, `sem` and `inst`), `predict` (full image). With `tag_crop_size`, training items also
+    carry the image tags of the tag check's fixed crops (`crop_tags`, K x C, from the true labels, as
+    the classifier's), where those crops lie after augmentation (`crop_bits`, see `crop_bits`) and
+    the share of each crop inside the augmented image (`crop_visible`), for `crop_tag_loss`."""
 
     def __init__(
         self,
@@ -85,6 +99,8 @@ class PanopticDataset(Dataset):
         small_instance_area: int = 0,
         small_instance_weight: float = 1.0,
         thing_classes: Sequence[int] = THING_CLASSES,
+        tag_crop_size: Sequence[int] | None = None,
+        num_classes: int = 19,
     ):
         if mode not in ("train", "val", "predict"):
             raise ValueError(f"mode must be train, val or predict, got {mode!r}")
@@ -93,6 +109,7 @@ class PanopticDataset(Dataset):
         self.crop_size, self.scale_range = tuple(crop_size), tuple(scale_range)
         self.sigma, self.small_instance_area, self.small_instance_weight = sigma, small_instance_area, small_instance_weight
         self.thing_classes = tuple(thing_classes)
+        self.tag_crop_size, self.num_classes = tag_crop_size and tuple(tag_crop_size), num_classes
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -108,7 +125,25 @@ class PanopticDataset(Dataset):
             raise ValueError(f"{image_id}: labels are {sem.shape} but the image is {image.shape[:2]}")
         if self.mode == "val":
             return {**item, "image": torch.from_numpy(normalise(image)), "sem": torch.from_numpy(sem.astype(np.int64)), "inst": torch.from_numpy(inst)}
-        image, (sem, inst) = random_scale_crop_flip(_rng(), image, [sem, inst], [IGNORE_LABEL, 0], self.crop_size, self.scale_range)
+        rng = _rng()
+        scale = rng.uniform(*self.scale_range)
+        maps, pads = [sem, inst], [IGNORE_LABEL, 0]
+        if self.tag_crop_size:
+            crops = crop_grid(sem.shape, self.tag_crop_size)
+            truth_path = gt_path(self.root, self.split, image_id, "labelTrainIds")
+            truth = read_label_png(truth_path)
+            if truth.shape != sem.shape:
+                raise InputError(truth_path, f"labels are {truth.shape[0]}x{truth.shape[1]} but the training labels are {sem.shape[0]}x{sem.shape[1]}")
+            item["crop_tags"] = torch.from_numpy(crop_tags(truth, crops, self.num_classes))
+            maps.append(crop_bits(crops, sem.shape))
+            pads.append(0)
+        image, maps = random_scale_crop_flip(rng, image, maps, pads, self.crop_size, (scale, scale))
+        sem, inst = maps[:2]
+        if self.tag_crop_size:
+            area = np.array([(r.stop - r.start) * (c.stop - c.start) for r, c in crops]) * scale**2
+            shown = np.array([np.count_nonzero((maps[2] >> k) & 1) for k in range(len(crops))])
+            item["crop_bits"] = torch.from_numpy(maps[2])
+            item["crop_visible"] = torch.from_numpy(np.minimum(shown / area, 1).astype(np.float32))
         targets = panoptic_targets(sem, inst, self.thing_classes, self.sigma, IGNORE_LABEL, self.small_instance_area, self.small_instance_weight)
         return {**item, "image": torch.from_numpy(normalise(image)), **{k: torch.from_numpy(v) for k, v in targets.items()}}
 
@@ -153,14 +188,16 @@ class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
 
 
 class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
-    """The segmenter's data: augmented training crops with targets, full validation images."""
+    """The segmenter's data: augmented training crops with targets (and, with `tag_crop_size`, the
+    fixed crops' image tags), full validation images."""
 
     def __init__(self, data_root: str, labels: LabelSource | None = None, train_split: str = "train", val_split: str = "val",
                  predict_split: str = "train", crop_size: Sequence[int] = (128, 256), scale_range: Sequence[float] = (0.5, 2.0),
                  sigma: float = 8.0, small_instance_area: int = 0, small_instance_weight: float = 1.0, batch_size: int = 4,
-                 val_batch_size: int = 1, num_workers: int = 0, limit: int | None = None):
+                 val_batch_size: int = 1, num_workers: int = 0, limit: int | None = None, tag_crop_size: Sequence[int] | None = None):
         super().__init__()
         self.data_root, self.labels = Path(data_root), labels or LabelSource()
+        self.tag_crop_size = tag_crop_size
         self.train_split, self.val_split, self.predict_split = train_split, val_split, predict_split
         self.crop_size, self.scale_range, self.sigma = tuple(crop_size), tuple(scale_range), sigma
         self.small_instance_area, self.small_instance_weight = small_instance_area, small_instance_weight
@@ -169,7 +206,8 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
 
     def _dataset(self, split: str, mode: str, labels: LabelSource | None = None) -> PanopticDataset:
         return PanopticDataset(self.data_root, split, self.split_ids(split, self.limit), mode, labels or LabelSource(), self.crop_size,
-                               self.scale_range, self.sigma, self.small_instance_area, self.small_instance_weight)
+                               self.scale_range, self.sigma, self.small_instance_area, self.small_instance_weight,
+                               tag_crop_size=self.tag_crop_size if mode == "train" else None)
 
     def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=self.num_workers,

@@ -15,7 +15,7 @@ from wsps.eval.panoptic import evaluate_panoptic, panoptic_gt, write_panoptic
 from wsps.eval.semantic import ScoreHistogram, SemanticIoU
 from wsps.labels import IGNORE_LABEL, THING_CLASSES
 from wsps.models.crf import dense_crf
-from wsps.models.losses import center_loss, offset_loss, semantic_loss
+from wsps.models.losses import center_loss, crop_tag_loss, offset_loss, semantic_loss
 from wsps.models.optim import configure
 from wsps.models.postprocess import panoptic_from_outputs
 
@@ -33,7 +33,10 @@ class PanopticSegmenter(pl.LightningModule):
     `crf` (the keyword arguments of `wsps.models.crf.dense_crf`) the predicted labels and scores
     come from a dense CRF on the softmax and the image: on the embedded data's weak run, round 1's
     model then labels its training images at 0.29 mIoU instead of 0.26 and the next pseudo-GT
-    scores 0.552 instead of 0.543. Validation metrics and the panoptic maps stay the network's."""
+    scores 0.552 instead of 0.543. Validation metrics and the panoptic maps stay the network's.
+    With `tag_weight` > 0 the training loss adds `crop_tag_loss` on the fixed crops' image tags
+    (the batch must carry them: the datamodule's `tag_crop_size`), `tag_top_fraction` of each
+    crop's pixels making its presence score."""
 
     def __init__(
         self,
@@ -52,6 +55,8 @@ class PanopticSegmenter(pl.LightningModule):
         stuff_area: int = 64,
         eval_dir: str | None = None,
         crf: dict | None = None,
+        tag_weight: float = 0.0,
+        tag_top_fraction: float = 0.05,
         optimizer=None,
         scheduler=None,
     ):
@@ -79,6 +84,11 @@ class PanopticSegmenter(pl.LightningModule):
             "offset": offset_loss(out["offset"], batch["offset"], batch["offset_weight"]),
         }
         parts["total"] = h.semantic_weight * parts["semantic"] + h.center_weight * parts["center"] + h.offset_weight * parts["offset"]
+        if h.tag_weight:
+            if "crop_tags" not in batch:
+                raise ValueError("tag_weight > 0 needs the crops' image tags in the batch: set the datamodule's tag_crop_size")
+            parts["tags"] = crop_tag_loss(out["sem"], batch["crop_bits"], batch["crop_tags"], batch["crop_visible"], h.tag_top_fraction)
+            parts["total"] = parts["total"] + h.tag_weight * parts["tags"]
         return parts
 
     def training_step(self, batch, batch_idx):
