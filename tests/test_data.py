@@ -168,6 +168,25 @@ def test_training_items_carry_the_crops_tags_through_the_augmentation(tiny):
     assert not {"crop_tags", "crop_bits", "crop_visible"} & set(plain)
 
 
+def test_true_labels_of_another_size_are_refused_naming_the_file(tiny, tmp_path):
+    import shutil
+
+    from wsps.data.cityscapes import gt_path
+    from wsps.io import InputError
+
+    root = tmp_path / "data"
+    shutil.copytree(tiny, root)
+    image_id = (root / "lists/train_id.txt").read_text().split()[0]
+    write_label_png(tmp_path / "sem" / f"{image_id}_leftImg8bit.png", np.full((128, 256), 0, np.uint8))
+    write_label_png(tmp_path / "ins" / f"{image_id}_leftImg8bit.png", np.zeros((128, 256), np.uint8))
+    truth = gt_path(root, "train", image_id, "labelTrainIds")
+    write_label_png(truth, np.zeros((64, 128), np.uint8))
+    source = LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins"))
+    with pytest.raises(InputError, match="64x128 but the training labels are 128x256") as error:
+        PanopticDataset(root, "train", [image_id], labels=source, crop_size=(128, 256), tag_crop_size=(50, 63))[0]
+    assert truth.name in str(error.value)
+
+
 def test_panoptic_dataset_refuses_unknown_mode(tiny):
     with pytest.raises(ValueError, match="mode must be"):
         PanopticDataset(tiny, "train", [], mode="test")
