@@ -15,6 +15,7 @@ from wsps.models.cam import allowed_classes, cam_label_counts, cam_labels, class
 from wsps.models.crf import crf_labels, dense_crf
 from wsps.models.losses import center_loss, crop_presence, crop_tag_loss, offset_loss, semantic_loss
 from wsps.models.postprocess import find_instance_centers, group_pixels, panoptic_from_outputs
+from wsps.models.segmenter import PanopticSegmenter
 
 I = 255
 THINGS = tuple(range(11, 19))
@@ -83,6 +84,22 @@ def test_crop_tag_loss_is_the_tags_cross_entropy_and_skips_tags_of_cut_crops():
     assert crop_tag_loss(logits, bits, tags, torch.ones(1, 1)).item() < 0.01
     assert crop_tag_loss(logits, bits, torch.tensor([[[0.0, 1, 0, 0]]]), torch.ones(1, 1)).item() > 4  # -(log(1 - p0) + log(p1)) / 4, p1 = 1 / (e^10 + 3)
     assert crop_tag_loss(logits, torch.zeros_like(bits), tags, torch.ones(1, 1)).item() == 0  # no crop shows
+
+
+def test_segmenter_adds_the_weighted_tag_loss_and_needs_the_tags():
+    torch.manual_seed(0)
+    model = PanopticSegmenter(tag_weight=2.0)
+    batch = {"image": torch.randn(2, 3, 32, 64), "sem": torch.zeros(2, 32, 64, dtype=torch.long), "sem_weight": torch.ones(2, 32, 64),
+             "center": torch.zeros(2, 1, 32, 64), "center_weight": torch.ones(2, 1, 32, 64),
+             "offset": torch.zeros(2, 2, 32, 64), "offset_weight": torch.ones(2, 1, 32, 64)}
+    out = model(batch["image"])
+    with pytest.raises(ValueError, match="tag_crop_size"):
+        model.losses(out, batch)
+    batch.update(crop_bits=torch.ones(2, 32, 64, dtype=torch.int32), crop_tags=torch.zeros(2, 1, 19), crop_visible=torch.ones(2, 1))
+    parts = model.losses(out, batch)
+    h = model.hparams
+    plain = h.semantic_weight * parts["semantic"] + h.center_weight * parts["center"] + h.offset_weight * parts["offset"]
+    assert parts["tags"] > 0 and torch.isclose(parts["total"], plain + 2.0 * parts["tags"])
 
 
 def test_centers_threshold_nms_and_order():
