@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 MODES = {"weak": [], "full": ["loop.supervision=full"], "semi": ["experiment=semi"], "reference": ["loop.keep_previous_labels=false"],
          "oracle": ["loop.stuff_cues=truth"],
-         "full_tags": ["loop.supervision=full", 'loop.steps.segmenter=["model.tag_weight=10","data.tag_crop_size=[50,63]"]']}
+         "full_tags": ["loop.supervision=full", 'loop.steps.segmenter=["model.tag_weight=10","data.tag_crop_size=${schk_crop_size}"]']}
 
 
 def main() -> None:

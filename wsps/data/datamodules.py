@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,16 @@ def crop_bits(crops, shape: Sequence[int]) -> np.ndarray:
     for k, crop in enumerate(crops):
         bits[crop] |= 1 << k
     return bits
+
+
+@lru_cache(maxsize=8)
+def crop_layout(shape: tuple[int, int], crop_size: tuple[int, int]) -> tuple[list, np.ndarray, np.ndarray]:
+    """The tag check's crops on an image of `shape`, their bit map (read-only) and their areas:
+    the same for every image of that size, so made once rather than per training item."""
+    crops = crop_grid(shape, crop_size)
+    bits = crop_bits(crops, shape)
+    bits.flags.writeable = False
+    return crops, bits, np.array([(rows.stop - rows.start) * (cols.stop - cols.start) for rows, cols in crops])
 
 
 class CropTagDataset(Dataset):
@@ -129,21 +140,20 @@ class PanopticDataset(Dataset):
         scale = rng.uniform(*self.scale_range)
         maps, pads = [sem, inst], [IGNORE_LABEL, 0]
         if self.tag_crop_size:
-            crops = crop_grid(sem.shape, self.tag_crop_size)
+            crops, bits, area = crop_layout(sem.shape, self.tag_crop_size)
             truth_path = gt_path(self.root, self.split, image_id, "labelTrainIds")
             truth = read_label_png(truth_path)
             if truth.shape != sem.shape:
                 raise InputError(truth_path, f"labels are {truth.shape[0]}x{truth.shape[1]} but the training labels are {sem.shape[0]}x{sem.shape[1]}")
             item["crop_tags"] = torch.from_numpy(crop_tags(truth, crops, self.num_classes))
-            maps.append(crop_bits(crops, sem.shape))
+            maps.append(bits)
             pads.append(0)
         image, maps = random_scale_crop_flip(rng, image, maps, pads, self.crop_size, (scale, scale))
         sem, inst = maps[:2]
         if self.tag_crop_size:
-            area = np.array([(r.stop - r.start) * (c.stop - c.start) for r, c in crops]) * scale**2
             shown = np.array([np.count_nonzero((maps[2] >> k) & 1) for k in range(len(crops))])
             item["crop_bits"] = torch.from_numpy(maps[2])
-            item["crop_visible"] = torch.from_numpy(np.minimum(shown / area, 1).astype(np.float32))
+            item["crop_visible"] = torch.from_numpy(np.minimum(shown / (area * scale**2), 1).astype(np.float32))
         targets = panoptic_targets(sem, inst, self.thing_classes, self.sigma, IGNORE_LABEL, self.small_instance_area, self.small_instance_weight)
         return {**item, "image": torch.from_numpy(normalise(image)), **{k: torch.from_numpy(v) for k, v in targets.items()}}
 
