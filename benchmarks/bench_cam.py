@@ -43,26 +43,50 @@ def main() -> None:
         generate(args.data, 160, 40, 128, 256, seed=0)
     with tempfile.TemporaryDirectory(prefix="wsps_cam_") as tmp:
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-            cfg = compose(config_name="train", return_hydra_config=True, overrides=[
-                "stage=classifier", f"data_root={args.data.resolve()}", f"pred_root={tmp}/results", f"paths.output_dir={tmp}/run",
-                "logger=csv", "predict=false", "hydra.job.num=0"])
+            cfg = compose(
+                config_name="train",
+                return_hydra_config=True,
+                overrides=[
+                    "stage=classifier",
+                    f"data_root={args.data.resolve()}",
+                    f"pred_root={tmp}/results",
+                    f"paths.output_dir={tmp}/run",
+                    "logger=csv",
+                    "predict=false",
+                    "hydra.job.num=0",
+                ],
+            )
         HydraConfig().set_config(cfg)
         start = time.perf_counter()
         metrics = train(cfg)
         seconds = time.perf_counter() - start
-    print(f"crop classifier, defaults of stage=classifier ({cfg.trainer.max_epochs} epochs, {cfg.model.encoder_name}), "
-          f"{seconds:.0f} s on {torch.get_num_threads()} threads")
-    print(f"validation mAP {metrics['val/mAP']:.3f}; CAM threshold chosen on validation: {metrics['val/cam_threshold']:.2f}")
+    print(
+        f"crop classifier, defaults of stage=classifier ({cfg.trainer.max_epochs} epochs, {cfg.model.encoder_name}), "
+        f"{seconds:.0f} s on {torch.get_num_threads()} threads"
+    )
+    print(
+        f"validation mAP {metrics['val/mAP']:.3f}; CAM threshold chosen on validation: "
+        f"{metrics['val/cam_threshold']:.2f}"
+    )
     print(f"{'CAM labels':40s} {'stuff prec.':>11s} {'stuff cov.':>10s} {'things prec.':>12s} {'things cov.':>11s}")
-    print(f"{'ours, embedded validation split':40s} {metrics['val/cam_precision_stuff']:11.3f} {metrics['val/cam_coverage_stuff']:10.3f} "
-          f"{metrics['val/cam_precision_things']:12.3f} {metrics['val/cam_coverage_things']:11.3f}")
+    print(
+        f"{'ours, embedded validation split':40s} {metrics['val/cam_precision_stuff']:11.3f} "
+        f"{metrics['val/cam_coverage_stuff']:10.3f} "
+        f"{metrics['val/cam_precision_things']:12.3f} {metrics['val/cam_coverage_things']:11.3f}"
+    )
     authors = SHARED / "wsps_sample/results/cam/train/aachen_000000_000019_leftImg8bit.png"
     truth = SHARED / "cityscapes_real/gtFine/train/aachen/aachen_000000_000019_gtFine_labelIds.png"
     if authors.exists() and truth.exists():
-        counts = cam_label_counts(torch.from_numpy(read_label_png(authors)), torch.from_numpy(label_ids_to_train_ids(read_label_png(truth))), STUFF_CLASSES)
+        counts = cam_label_counts(
+            torch.from_numpy(read_label_png(authors)),
+            torch.from_numpy(label_ids_to_train_ids(read_label_png(truth))),
+            STUFF_CLASSES,
+        )
         s = precision_coverage(counts)
-        print(f"{'authors, real aachen_000000_000019':40s} {s['precision_stuff']:11.3f} {s['coverage_stuff']:10.3f} "
-              f"{s['precision_things']:12.3f} {s['coverage_things']:11.3f}")
+        print(
+            f"{'authors, real aachen_000000_000019':40s} {s['precision_stuff']:11.3f} {s['coverage_stuff']:10.3f} "
+            f"{s['precision_things']:12.3f} {s['coverage_things']:11.3f}"
+        )
 
 
 if __name__ == "__main__":

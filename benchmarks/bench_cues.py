@@ -82,8 +82,12 @@ def main() -> None:
         print(f"{name:42s} {p:9.3f} {c:9.3f} {b:9.4f} {s:8.2f}")
     mean = np.array([r[1:] for r in rows]).mean(axis=0)
     print(f"{'mean':42s} {mean[0]:9.3f} {mean[1]:9.3f} {mean[2]:9.4f} {mean[3]:8.2f}")
-    checks = [("precision", mean[0] >= 0.85, ">= 0.85"), ("coverage", mean[1] >= 0.60, ">= 0.60"),
-              ("background precision", mean[2] >= 0.99, ">= 0.99"), ("seconds per image", mean[3] <= 10, "<= 10")]
+    checks = [
+        ("precision", mean[0] >= 0.85, ">= 0.85"),
+        ("coverage", mean[1] >= 0.60, ">= 0.60"),
+        ("background precision", mean[2] >= 0.99, ">= 0.99"),
+        ("seconds per image", mean[3] <= 10, "<= 10"),
+    ]
     print("targets: " + ", ".join(f"{name} {target} {'PASS' if ok else 'FAIL'}" for name, ok, target in checks))
 
 

@@ -32,12 +32,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from wsps.gt.boxes import BoxObject, read_boxes_mat, write_boxes_mat  # noqa: E402
+from wsps.gt.instances import ins_box_process  # noqa: E402
 from wsps.gt.job import run  # noqa: E402
-from wsps.runner import keep_freed_memory  # noqa: E402
 from wsps.gt.options import GTOptions  # noqa: E402
 from wsps.gt.pipeline import clean_label, load_inputs  # noqa: E402
-from wsps.gt.instances import ins_box_process  # noqa: E402
 from wsps.io import read_label_png, read_score_mat, write_label_png  # noqa: E402
+from wsps.runner import keep_freed_memory  # noqa: E402
 
 SAMPLE = REPO.parent / "shared" / "data" / "wsps_sample"
 SAMPLE_ID = "aachen_000000_000019"
@@ -66,10 +66,15 @@ def _source_files(workdir: Path, synthetic: bool) -> tuple[dict[str, Path], str]
     write_label_png(src / "gt.png", gt)
     write_label_png(src / "mandg.png", mandg)
     scipy.io.savemat(src / "scores.mat", {"feat": rng.random((H, W), dtype=np.float32)}, do_compression=True)
-    objects = [BoxObject(n, 0, 0, W - 1, H - 1, is_stuff=True) for n in ("road", "sidewalk", "building", "vegetation", "sky")]
+    objects = [
+        BoxObject(n, 0, 0, W - 1, H - 1, is_stuff=True) for n in ("road", "sidewalk", "building", "vegetation", "sky")
+    ]
     objects += [BoxObject("car", x, 400, x + 150, 520) for x in range(0, 1800, 200)]
     write_boxes_mat(src / "boxes.mat", objects)
-    return {k: src / f"{k}.{'mat' if k in ('scores', 'boxes') else 'png'}" for k in ("pred", "scores", "mandg", "gt", "boxes")}, "synthetic maps"
+    return {
+        k: src / f"{k}.{'mat' if k in ('scores', 'boxes') else 'png'}"
+        for k in ("pred", "scores", "mandg", "gt", "boxes")
+    }, "synthetic maps"
 
 
 def build_dataset(workdir: Path, count: int, synthetic: bool = False) -> tuple[GTOptions, list[str], str]:
@@ -150,7 +155,11 @@ def main() -> None:
         ("generate_gt, 2 workers, ms per image", f"{two_ms:.1f}", ""),
         ("ratio to the I/O floor (1 worker)", f"{ratio:.2f}x", f"<= 1.5x  {'PASS' if ratio <= 1.5 else 'FAIL'}"),
         ("throughput, 2 workers / 1 worker", f"{scaling:.2f}x", f">= 1.7x  {'PASS' if scaling >= 1.7 else 'FAIL'}"),
-        ("peak memory per worker, MB", f"{peak_worker_mb:.0f}", f"< 600    {'PASS' if peak_worker_mb < 600 else 'FAIL'}"),
+        (
+            "peak memory per worker, MB",
+            f"{peak_worker_mb:.0f}",
+            f"< 600    {'PASS' if peak_worker_mb < 600 else 'FAIL'}",
+        ),
     ]
     for name, value, target in rows:
         print(f"{name:44s} {value:>10s}   {target}")

@@ -24,9 +24,17 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-MODES = {"weak": [], "full": ["loop.supervision=full"], "semi": ["experiment=semi"], "reference": ["loop.keep_previous_labels=false"],
-         "oracle": ["loop.stuff_cues=truth"],
-         "full_tags": ["loop.supervision=full", 'loop.steps.segmenter=["model.tag_weight=10","data.tag_crop_size=${schk_crop_size}"]']}
+MODES = {
+    "weak": [],
+    "full": ["loop.supervision=full"],
+    "semi": ["experiment=semi"],
+    "reference": ["loop.keep_previous_labels=false"],
+    "oracle": ["loop.stuff_cues=truth"],
+    "full_tags": [
+        "loop.supervision=full",
+        'loop.steps.segmenter=["model.tag_weight=10","data.tag_crop_size=${schk_crop_size}"]',
+    ],
+}
 
 
 def main() -> None:
@@ -41,40 +49,63 @@ def main() -> None:
         if not (run_dir / "results.json").exists():
             extra = [*MODES[mode], f"seed={args.seed}"]
             start = time.perf_counter()
-            subprocess.run([sys.executable, str(REPO / "train.py"), f"data_root={args.data}", f"hydra.run.dir={run_dir}", *extra],
-                           cwd=REPO, check=True)
+            subprocess.run(
+                [sys.executable, str(REPO / "train.py"), f"data_root={args.data}", f"hydra.run.dir={run_dir}", *extra],
+                cwd=REPO,
+                check=True,
+            )
             print(f"{mode}: {time.perf_counter() - start:.0f} s wall")
         results[mode] = json.loads((run_dir / "results.json").read_text())
 
     def fmt(v):
         return "-" if v is None else f"{v:.3f}"
 
-    print(f"\n{'mode':9s} {'round':>5s} {'PQ':>6s} {'PQ_th':>6s} {'PQ_st':>6s} {'mIoU':>6s} {'GT mIoU':>8s} {'GT PQ':>6s} {'loss':>6s}")
+    print(
+        f"\n{'mode':9s} {'round':>5s} {'PQ':>6s} {'PQ_th':>6s} {'PQ_st':>6s} {'mIoU':>6s} "
+        f"{'GT mIoU':>8s} {'GT PQ':>6s} {'loss':>6s}"
+    )
     for mode, r in results.items():
         for row in r["rounds"]:
             m, p = row["model"], row["pseudo_gt"] or {}
-            print(f"{mode:9s} {row['round']:5d} {fmt(m['PQ']):>6s} {fmt(m['PQ_th']):>6s} {fmt(m['PQ_st']):>6s} {fmt(m['mIoU']):>6s} "
-                  f"{fmt(p.get('mIoU')):>8s} {fmt(p.get('PQ')):>6s} {fmt(row['train_loss']):>6s}")
+            print(
+                f"{mode:9s} {row['round']:5d} {fmt(m['PQ']):>6s} {fmt(m['PQ_th']):>6s} "
+                f"{fmt(m['PQ_st']):>6s} {fmt(m['mIoU']):>6s} "
+                f"{fmt(p.get('mIoU')):>8s} {fmt(p.get('PQ')):>6s} {fmt(row['train_loss']):>6s}"
+            )
         print(f"{mode:9s} total {r['seconds'] / 60:.1f} min of steps")
-    per_class = {mode: r["rounds"][-1]["iou"]["model"] for mode, r in results.items() if r["rounds"] and "iou" in r["rounds"][-1]}
+    per_class = {
+        mode: r["rounds"][-1]["iou"]["model"] for mode, r in results.items() if r["rounds"] and "iou" in r["rounds"][-1]
+    }
     if per_class:
         print(f"\nper-class IoU of the last round's model (val){'':4s}" + " ".join(f"{mode:>9s}" for mode in per_class))
         for name in dict.fromkeys(n for ious in per_class.values() for n in ious):
             print(f"{name:44s}" + " ".join(f"{fmt(ious.get(name)):>9s}" for ious in per_class.values()))
     if "weak" in results:
         weak = results["weak"]
-        print(f"\ntarget: default weak run within 15 min: {weak['seconds'] / 60:.1f} min {'PASS' if weak['seconds'] <= 900 else 'FAIL'}")
+        print(
+            f"\ntarget: default weak run within 15 min: {weak['seconds'] / 60:.1f} min "
+            f"{'PASS' if weak['seconds'] <= 900 else 'FAIL'}"
+        )
         first, last = weak["rounds"][0]["pseudo_gt"]["mIoU"], weak["rounds"][-1]["pseudo_gt"]["mIoU"]
-        print(f"target: pseudo-GT mIoU rises from round 1 to the last: {first:.3f} -> {last:.3f} {'PASS' if last > first else 'FAIL'}")
+        print(
+            f"target: pseudo-GT mIoU rises from round 1 to the last: {first:.3f} -> {last:.3f} "
+            f"{'PASS' if last > first else 'FAIL'}"
+        )
         if "full" in results:
             for key, target in (("PQ", 0.86), ("mIoU", 0.89)):
                 ratio = weak["final"][key] / results["full"]["final"][key]
-                print(f"target: weak/full {key} >= {target}: {weak['final'][key]:.3f} / {results['full']['final'][key]:.3f} = {ratio:.2f} "
-                      f"{'PASS' if ratio >= target else 'FAIL'}")
+                print(
+                    f"target: weak/full {key} >= {target}: {weak['final'][key]:.3f} / "
+                    f"{results['full']['final'][key]:.3f} = {ratio:.2f} "
+                    f"{'PASS' if ratio >= target else 'FAIL'}"
+                )
     for mode in ("semi", "reference", "oracle", "full_tags"):
         if mode in results and "full" in results:
             final, full = results[mode]["final"], results["full"]["final"]
-            print(f"for comparison, {mode}/full: PQ {final['PQ'] / full['PQ']:.2f}, mIoU {final['mIoU'] / full['mIoU']:.2f}")
+            print(
+                f"for comparison, {mode}/full: PQ {final['PQ'] / full['PQ']:.2f}, mIoU "
+                f"{final['mIoU'] / full['mIoU']:.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -83,11 +83,17 @@ def make_gt_dataset(root: Path, ids: list[str], height: int = 48, width: int = 9
         scipy.io.savemat(pred_root / "pred_flat_feat" / f"{image_id}_leftImg8bit.mat", {"feat": scores})
         write_label_png(data_root / "gtFine" / "train" / city / f"{image_id}_gtFine_labelTrainIds.png", gt)
         objects = [BoxObject(n, 0, 0, width - 1, height - 1, is_stuff=True) for n in ("road", "building", "sky")]
-        objects += [BoxObject("car", 10, 20, 29, 39), BoxObject("person", 60, 10, 69, 44), BoxObject("person", 80, 5, 90, 30)]
+        objects += [
+            BoxObject("car", 10, 20, 29, 39),
+            BoxObject("person", 60, 10, 69, 44),
+            BoxObject("person", 80, 5, 90, 30),
+        ]
         write_boxes_mat(data_root / "gtFine_bboxes" / "train" / "panoptic" / f"{image_id}_leftImg8bit.mat", objects)
     (data_root / "lists").mkdir(parents=True, exist_ok=True)
     (data_root / "lists" / "train_id.txt").write_text("".join(f"{i}\n" for i in ids))
     return {
-        "data_root": str(data_root), "pred_root": str(pred_root), "canvas_size": f"[{height},{width}]",
+        "data_root": str(data_root),
+        "pred_root": str(pred_root),
+        "canvas_size": f"[{height},{width}]",
         "schk_crop_size": "[20,40]",
     }

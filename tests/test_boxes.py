@@ -6,10 +6,18 @@ import numpy as np
 import pytest
 import scipy.io
 
-from wsps.gt.boxes import BoxObject, box_slices, extract_boxes, load_boxes, read_boxes_mat, write_boxes_json, write_boxes_mat
+from tests.conftest import SAMPLE_ID, box
+from wsps.gt.boxes import (
+    BoxObject,
+    box_slices,
+    extract_boxes,
+    load_boxes,
+    read_boxes_mat,
+    write_boxes_json,
+    write_boxes_mat,
+)
 from wsps.io import InputError
 from wsps.labels import CLASS_NAMES, STUFF_CLASSES, THING_CLASSES
-from tests.conftest import SAMPLE_ID, box
 
 
 def _extract(instance_map, **kw):
@@ -17,10 +25,9 @@ def _extract(instance_map, **kw):
 
 
 INSTANCE_MAP = np.array(
-    [[0, 0, 13001, 13001, 255],
-     [8, 0, 13001, 11, 11],
-     [13000, 13000, 700, 1000, 19],
-     [11, 18002, 18002, 18002, 8]], np.uint16)
+    [[0, 0, 13001, 13001, 255], [8, 0, 13001, 11, 11], [13000, 13000, 700, 1000, 19], [11, 18002, 18002, 18002, 8]],
+    np.uint16,
+)
 
 
 def test_extraction_order_kinds_and_coordinates():
@@ -29,7 +36,7 @@ def test_extraction_order_kinds_and_coordinates():
         BoxObject("road", 0, 0, 4, 3, is_stuff=True),
         BoxObject("vegetation", 0, 0, 4, 3, is_stuff=True),
         BoxObject("person", 0, 1, 4, 3, is_grp=True),  # group over its scattered pixels
-        BoxObject("car", 0, 2, 1, 2),        # 13000: instance 0 of car (> 1000)
+        BoxObject("car", 0, 2, 1, 2),  # 13000: instance 0 of car (> 1000)
         BoxObject("car", 2, 0, 3, 1),
         BoxObject("bicycle", 1, 3, 3, 3),
     ]  # 255, 19, 700 and exactly 1000 give nothing
@@ -73,8 +80,21 @@ def test_read_authors_box_file(sample):
 
 def test_read_numeric_fields(tmp_path):
     # a box file written by other tools with numbers instead of strings
-    scipy.io.savemat(tmp_path / "n.mat", {"dets": {"annotation": {"object": {
-        "name": "car", "bndbox": {"xmin": 1.0, "ymin": 2, "xmax": 3, "ymax": 4}, "is_grp": 0, "is_stuff": False}}}})
+    scipy.io.savemat(
+        tmp_path / "n.mat",
+        {
+            "dets": {
+                "annotation": {
+                    "object": {
+                        "name": "car",
+                        "bndbox": {"xmin": 1.0, "ymin": 2, "xmax": 3, "ymax": 4},
+                        "is_grp": 0,
+                        "is_stuff": False,
+                    }
+                }
+            }
+        },
+    )
     assert read_boxes_mat(tmp_path / "n.mat") == [BoxObject("car", 1, 2, 3, 4)]
 
 
@@ -82,8 +102,26 @@ def test_read_numeric_fields(tmp_path):
     "content, problem",
     [
         ({"x": 1}, "not a box file"),
-        ({"dets": {"annotation": {"object": {"name": "car", "bndbox": {"xmin": "a", "ymin": "0", "xmax": "1", "ymax": "1"}}}}}, "bndbox.xmin is not a number"),
-        ({"dets": {"annotation": {"object": {"name": "car", "bndbox": {"xmin": "0.5", "ymin": "0", "xmax": "1", "ymax": "1"}}}}}, "not an integer"),
+        (
+            {
+                "dets": {
+                    "annotation": {
+                        "object": {"name": "car", "bndbox": {"xmin": "a", "ymin": "0", "xmax": "1", "ymax": "1"}}
+                    }
+                }
+            },
+            "bndbox.xmin is not a number",
+        ),
+        (
+            {
+                "dets": {
+                    "annotation": {
+                        "object": {"name": "car", "bndbox": {"xmin": "0.5", "ymin": "0", "xmax": "1", "ymax": "1"}}
+                    }
+                }
+            },
+            "not an integer",
+        ),
     ],
 )
 def test_read_malformed_box_files(tmp_path, content, problem):

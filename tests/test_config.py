@@ -12,18 +12,39 @@ from tests.conftest import REPO
 from wsps.gt.options import ConfigError, GTOptions
 
 SPEC_DEFAULTS = {
-    "data_root": "data/Cityscapes", "annotation_template": "%s_leftImg8bit.mat", "canvas_size": [1024, 2048],
-    "ignore_label": 255, "stuff_classes": list(range(11)), "thing_classes": list(range(11, 19)),
-    "pred_template": "%s_leftImg8bit.png", "pred_score_template": "%s_leftImg8bit.mat",
+    "data_root": "data/Cityscapes",
+    "annotation_template": "%s_leftImg8bit.mat",
+    "canvas_size": [1024, 2048],
+    "ignore_label": 255,
+    "stuff_classes": list(range(11)),
+    "thing_classes": list(range(11, 19)),
+    "pred_template": "%s_leftImg8bit.png",
+    "pred_score_template": "%s_leftImg8bit.mat",
     "mcg_and_grabcut_template": "%s_leftImg8bit.png",
-    "list_path": "lists/train_id.txt", "annotation_dir": "gtFine_bboxes/train/panoptic", "gt_label_dir": "gtFine/train",
+    "list_path": "lists/train_id.txt",
+    "annotation_dir": "gtFine_bboxes/train/panoptic",
+    "gt_label_dir": "gtFine/train",
     "gt_label_template": "%s_gtFine_labelTrainIds.png",
-    "pred_root": "results", "score_thresh": 0.99, "ichk_thresh": 0.5, "ichk_do_not_alter_existing_things": True,
-    "schk_crop_size": [400, 500], "pred_dir": "pred_sem_raw", "pred_score_dir": "pred_flat_feat",
-    "mcg_and_grabcut_dir": "mcg_and_grabcut/train", "sem_save_dir": "pred_sem_clean", "ins_save_dir": "pred_ins_clean",
-    "force_overwrite": True, "save_sem": True, "save_ins": True, "visualise_results": False,
-    "run_score_thresh": True, "run_apply_bbox_prior": True, "run_check_low_iou": True,
-    "run_check_image_level_tags": True, "run_merge_with_mcg_and_grabcut": True, "run_ins_box_process": True,
+    "pred_root": "results",
+    "score_thresh": 0.99,
+    "ichk_thresh": 0.5,
+    "ichk_do_not_alter_existing_things": True,
+    "schk_crop_size": [400, 500],
+    "pred_dir": "pred_sem_raw",
+    "pred_score_dir": "pred_flat_feat",
+    "mcg_and_grabcut_dir": "mcg_and_grabcut/train",
+    "sem_save_dir": "pred_sem_clean",
+    "ins_save_dir": "pred_ins_clean",
+    "force_overwrite": True,
+    "save_sem": True,
+    "save_ins": True,
+    "visualise_results": False,
+    "run_score_thresh": True,
+    "run_apply_bbox_prior": True,
+    "run_check_low_iou": True,
+    "run_check_image_level_tags": True,
+    "run_merge_with_mcg_and_grabcut": True,
+    "run_ins_box_process": True,
 }
 
 
@@ -41,7 +62,11 @@ def test_defaults_mirror_get_opts():
 
 def test_split_group():
     val = _compose(overrides=["split=val"])
-    assert (val["list_path"], val["annotation_dir"], val["gt_label_dir"]) == ("lists/val_id.txt", "gtFine_bboxes/val/panoptic", "gtFine/val")
+    assert (val["list_path"], val["annotation_dir"], val["gt_label_dir"]) == (
+        "lists/val_id.txt",
+        "gtFine_bboxes/val/panoptic",
+        "gtFine/val",
+    )
     extra = _compose(overrides=["split=train_extra"])
     assert extra["gt_label_template"] == "%s_gtCoarse_labelTrainIds.png"
     assert extra["annotation_dir"] == "gtCoarse_bboxes/train_extra/panoptic"
@@ -65,14 +90,24 @@ def test_presets():
     assert late["run_merge_with_mcg_and_grabcut"] is False and late["run_score_thresh"] is True
     extra = _compose(overrides=["preset=train_extra"])
     assert extra["split"] == "train_extra" and extra["list_path"] == "lists/train_extra_id.txt"
-    assert (extra["run_apply_bbox_prior"], extra["run_check_image_level_tags"], extra["save_ins"]) == (False, False, False)
+    assert (extra["run_apply_bbox_prior"], extra["run_check_image_level_tags"], extra["save_ins"]) == (
+        False,
+        False,
+        False,
+    )
     assert extra["run_check_low_iou"] is True
 
 
 def test_command_line_example_from_the_issue(tmp_path):
     overrides = [
-        "split=train", f"data_root={tmp_path}/D", "pred_root=R", "list_path=lists/demo_id.txt", "score_thresh=0.9",
-        "run_check_low_iou=false", "canvas_size=[512,1024]", "schk_crop_size=[200,250]",
+        "split=train",
+        f"data_root={tmp_path}/D",
+        "pred_root=R",
+        "list_path=lists/demo_id.txt",
+        "score_thresh=0.9",
+        "run_check_low_iou=false",
+        "canvas_size=[512,1024]",
+        "schk_crop_size=[200,250]",
     ]
     opts = GTOptions.from_mapping(_compose(overrides=overrides), resolve_path=lambda p: str(Path("/start") / p))
     assert opts.data_root == f"{tmp_path}/D" and opts.pred_root == "/start/R"  # relative to the start directory
@@ -103,4 +138,10 @@ def test_no_instance_step_means_no_instance_map():
 
 def test_prepare_config():
     cfg = _compose("prepare", ["split=val", "is_panoptic=false"])
-    assert (cfg["gt_label_dir"], cfg["gt_kind"], cfg["is_panoptic"], cfg["incl_grps"], cfg["force_overwrite"]) == ("gtFine/val", "gtFine", False, True, False)
+    assert (cfg["gt_label_dir"], cfg["gt_kind"], cfg["is_panoptic"], cfg["incl_grps"], cfg["force_overwrite"]) == (
+        "gtFine/val",
+        "gtFine",
+        False,
+        True,
+        False,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -13,7 +12,7 @@ from wsps.cues.job import image_cues
 from wsps.cues.proposals import ProposalParams, best_proposal
 from wsps.cues.window import box_window
 from wsps.data.synthetic import generate
-from wsps.gt.boxes import read_boxes_mat, load_boxes, box_slices
+from wsps.gt.boxes import box_slices, load_boxes, read_boxes_mat
 from wsps.io import read_id_list, read_label_png
 from wsps.labels import CLASS_NAMES
 
@@ -93,7 +92,7 @@ def test_two_overlapping_objects():
     image[20:60, 20:60] = (30, 60, 200)  # a blue square partly hidden by the red rectangle
     image[40:80, 50:110] = (200, 30, 40)
     boxes = [box(13, 50, 40, 109, 79), box(11, 20, 20, 59, 59)]
-    gc_map, pr_map, mandg = image_cues(image, boxes, GrabCutParams(), ProposalParams())
+    gc_map, pr_map, mandg = image_cues(image, boxes, GrabCutParams(), ProposalParams(), THINGS)
     assert (mandg[45:75, 60:105] == 13).mean() > 0.9  # the red car, away from the overlap
     assert (mandg[22:38, 22:48] == 11).mean() > 0.9  # the visible part of the blue person
     assert (mandg[0:15, :] == 0).all() and (mandg[90:, :] == 0).all()  # outside the boxes
@@ -106,15 +105,28 @@ def test_cli_on_generated_data(tmp_path):
     ids = read_id_list(root / "lists/train_id.txt")
     (root / "leftImg8bit/train" / ids[3].split("_")[0] / f"{ids[3]}_leftImg8bit.png").write_bytes(b"broken")
     assert run_script(["-m", "wsps.prepare", f"data_root={root}", "dataset=synthetic"], cwd=tmp_path).returncode == 0
-    args = ["-m", "wsps.cues", f"data_root={root}", "dataset=synthetic", f"pred_root={tmp_path}/results", "num_workers=2"]
+    args = [
+        "-m",
+        "wsps.cues",
+        f"data_root={root}",
+        "dataset=synthetic",
+        f"pred_root={tmp_path}/results",
+        "num_workers=2",
+    ]
     result = run_script(args, cwd=tmp_path)
     out = result.stdout + result.stderr
     assert result.returncode == 1 and "4 image(s): 3 written, 0 skipped (outputs exist), 1 failed" in out
     assert f"{ids[3]}_leftImg8bit.png: not a readable image" in out
     for image_id in ids[:3]:
-        maps = {kind: read_label_png(tmp_path / "results" / kind / "train" / f"{image_id}_leftImg8bit.png")
-                for kind in ("mcg_and_grabcut", "grabcut", "proposals")}
-        boxes = load_boxes(read_boxes_mat(root / "gtFine_bboxes/train/panoptic" / f"{image_id}_leftImg8bit.mat"), CLASS_NAMES, (128, 256))
+        maps = {
+            kind: read_label_png(tmp_path / "results" / kind / "train" / f"{image_id}_leftImg8bit.png")
+            for kind in ("mcg_and_grabcut", "grabcut", "proposals")
+        }
+        boxes = load_boxes(
+            read_boxes_mat(root / "gtFine_bboxes/train/panoptic" / f"{image_id}_leftImg8bit.mat"),
+            CLASS_NAMES,
+            (128, 256),
+        )
         in_things = np.zeros((128, 256), bool)
         for b in boxes:
             if not b.is_stuff:

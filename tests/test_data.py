@@ -10,6 +10,7 @@ import torch
 
 from wsps.data.cityscapes import LabelSource, instances_from_gt, instances_from_pseudo, read_targets
 from wsps.data.datamodules import CropTagDataModule, PanopticDataModule, PanopticDataset, crop_bits, crop_tags
+from wsps.data.metadata import dataset_meta
 from wsps.data.synthetic import generate
 from wsps.data.targets import gaussian_kernel, panoptic_targets
 from wsps.data.transforms import normalise, random_scale_crop_flip, working_size
@@ -18,6 +19,8 @@ from wsps.io import write_label_png
 
 I = 255
 THINGS = tuple(range(11, 19))
+
+SYNTHETIC = dataset_meta("synthetic")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,9 @@ def test_targets_centres_offsets_and_exclusions():
     assert not t["offset"][:, 15:18, 2:6].any() and not t["offset"][:, 0].any()
     np.testing.assert_array_equal(t["offset_weight"][0], (inst > 0) & (sem != I))
     np.testing.assert_array_equal(t["center_weight"][0], sem != I)
-    assert t["sem_weight"][3, 3] == 3 and t["sem_weight"][11, 23] == 1 and t["sem_weight"][16, 3] == 1  # small instance only
+    assert (
+        t["sem_weight"][3, 3] == 3 and t["sem_weight"][11, 23] == 1 and t["sem_weight"][16, 3] == 1
+    )  # small instance only
     assert t["sem"].dtype == np.int64 and t["sem"][0, 0] == I
 
 
@@ -101,7 +106,7 @@ def test_scale_crop_flip_keeps_maps_aligned():
 
 
 def test_crop_tag_datamodule(tiny):
-    dm = CropTagDataModule(str(tiny), canvas_size=(128, 256), crop_size=(50, 63), batch_size=2)
+    dm = CropTagDataModule(str(tiny), SYNTHETIC, batch_size=2)
     batch = next(iter(dm.train_dataloader()))
     assert batch["crops"].shape == (2, 15, 3, 50, 63) and batch["tags"].shape == (2, 15, 19)
     assert batch["tags"].sum(-1).min() >= 1 and len(batch["id"]) == 2
@@ -109,19 +114,22 @@ def test_crop_tag_datamodule(tiny):
     crops = crop_grid((128, 256), (50, 63))
     from wsps.data.cityscapes import gt_path
     from wsps.io import read_label_png
+
     label = read_label_png(gt_path(tiny, "val", val["id"][0], "labelTrainIds"))
     np.testing.assert_array_equal(val["tags"][0].numpy(), crop_tags(label, crops, 19))
 
 
 def test_panoptic_datamodule(tiny):
-    dm = PanopticDataModule(str(tiny), crop_size=(96, 160), batch_size=3, sigma=4)
+    dm = PanopticDataModule(str(tiny), SYNTHETIC, crop_size=(96, 160), batch_size=3, sigma=4)
     batch = next(iter(dm.train_dataloader()))
     assert batch["image"].shape == (3, 3, 96, 160) and batch["image"].dtype == torch.float32
     assert batch["sem"].shape == (3, 96, 160) and batch["center"].shape == (3, 1, 96, 160)
     assert batch["offset"].shape == (3, 2, 96, 160) and batch["offset_weight"].shape == (3, 1, 96, 160)
     assert batch["center"].max() <= 1 and batch["sem"].max() <= 255
     val = next(iter(dm.val_dataloader()))
-    assert val["image"].shape == (1, 3, 128, 256) and val["inst"].shape == (1, 128, 256) and isinstance(val["id"][0], str)
+    assert (
+        val["image"].shape == (1, 3, 128, 256) and val["inst"].shape == (1, 128, 256) and isinstance(val["id"][0], str)
+    )
     pred = next(iter(dm.predict_dataloader()))
     assert set(pred) == {"id", "image", "rgb"}
     assert pred["rgb"].dtype == torch.uint8 and pred["rgb"].shape == (1, 128, 256, 3)
@@ -144,9 +152,11 @@ def test_training_items_carry_the_crops_tags_through_the_augmentation(tiny):
     from wsps.io import read_label_png
 
     crops = crop_grid((128, 256), (50, 63))
-    image_id = PanopticDataModule(str(tiny)).split_ids("train")[0]
+    image_id = PanopticDataModule(str(tiny), SYNTHETIC).split_ids("train")[0]
     truth = read_label_png(gt_path(tiny, "train", image_id, "labelTrainIds"))
-    whole = PanopticDataset(tiny, "train", [image_id], crop_size=(128, 256), scale_range=(1, 1), tag_crop_size=(50, 63))[0]
+    whole = PanopticDataset(
+        tiny, "train", [image_id], SYNTHETIC, crop_size=(128, 256), scale_range=(1, 1), tag_crop_size=(50, 63)
+    )[0]
     np.testing.assert_array_equal(whole["crop_tags"].numpy(), crop_tags(truth, crops, 19))
     np.testing.assert_allclose(whole["crop_visible"].numpy(), 1)  # at scale 1 the window is the image
     masks = _crop_masks(whole["crop_bits"], len(crops))
@@ -156,15 +166,23 @@ def test_training_items_carry_the_crops_tags_through_the_augmentation(tiny):
         expected[rows, cols] = True
         np.testing.assert_array_equal(mask, expected[:, ::-1] if flipped else expected)
         label = whole["sem"].numpy()[mask]  # the true labels are the training labels here: the tags match them
-        assert set(np.unique(label[label != I])) <= set(np.flatnonzero(whole["crop_tags"][crops.index((rows, cols))].numpy()))
+        assert set(np.unique(label[label != I])) <= set(
+            np.flatnonzero(whole["crop_tags"][crops.index((rows, cols))].numpy())
+        )
     torch.manual_seed(0)
-    zoomed = [PanopticDataset(tiny, "train", [image_id], crop_size=(64, 128), scale_range=(1, 1), tag_crop_size=(50, 63))[0]
-              for _ in range(4)]
-    for item in zoomed:  # a 64x128 window: a crop's share inside is its pixels there over its 50x63 (resized: +-1 row/column)
+    zoomed = [
+        PanopticDataset(
+            tiny, "train", [image_id], SYNTHETIC, crop_size=(64, 128), scale_range=(1, 1), tag_crop_size=(50, 63)
+        )[0]
+        for _ in range(4)
+    ]
+    for (
+        item
+    ) in zoomed:  # a 64x128 window: a crop's share inside is its pixels there over its 50x63 (resized: +-1 row/column)
         shown = np.array([m.sum() for m in _crop_masks(item["crop_bits"], len(crops))])
         np.testing.assert_allclose(item["crop_visible"].numpy(), shown / (50 * 63), atol=1e-6)
         assert item["crop_visible"].min() < 0.5  # a quarter of the image cannot hold every crop
-    plain = PanopticDataset(tiny, "train", [image_id], crop_size=(128, 256))[0]
+    plain = PanopticDataset(tiny, "train", [image_id], SYNTHETIC, crop_size=(128, 256))[0]
     assert not {"crop_tags", "crop_bits", "crop_visible"} & set(plain)
 
 
@@ -183,13 +201,15 @@ def test_true_labels_of_another_size_are_refused_naming_the_file(tiny, tmp_path)
     write_label_png(truth, np.zeros((64, 128), np.uint8))
     source = LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins"))
     with pytest.raises(InputError, match="64x128 but the training labels are 128x256") as error:
-        PanopticDataset(root, "train", [image_id], labels=source, crop_size=(128, 256), tag_crop_size=(50, 63))[0]
+        PanopticDataset(
+            root, "train", [image_id], SYNTHETIC, labels=source, crop_size=(128, 256), tag_crop_size=(50, 63)
+        )[0]
     assert truth.name in str(error.value)
 
 
 def test_panoptic_dataset_refuses_unknown_mode(tiny):
     with pytest.raises(ValueError, match="mode must be"):
-        PanopticDataset(tiny, "train", [], mode="test")
+        PanopticDataset(tiny, "train", [], SYNTHETIC, mode="test")
 
 
 def test_working_size_shrinks_the_longer_side_to_max_side():

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, SAMPLE_ID, make_gt_dataset, run_script
+from tests.test_config import _compose
 from wsps.gt.boxes import BoxObject, write_boxes_mat
 from wsps.gt.job import run
-from wsps.runner import shard
 from wsps.gt.options import GTOptions
 from wsps.io import read_label_png, write_label_png
-from tests.test_config import _compose
+from wsps.runner import shard
 
 PRESETS = {  # preset -> reference output folders
     "later_rounds": ("pred_sem_clean", "pred_ins_clean"),
@@ -24,15 +24,21 @@ PRESETS = {  # preset -> reference output folders
 
 def _sample_overrides(sample: Path, out: Path, boxes_dir: Path) -> list[str]:
     return [
-        f"data_root={sample}/data/Cityscapes", f"pred_root={sample}/results", "list_path=lists/demo_id.txt",
-        f"annotation_dir={boxes_dir}", f"sem_save_dir={out}/sem", f"ins_save_dir={out}/ins",
+        f"data_root={sample}/data/Cityscapes",
+        f"pred_root={sample}/results",
+        "list_path=lists/demo_id.txt",
+        f"annotation_dir={boxes_dir}",
+        f"sem_save_dir={out}/sem",
+        f"ins_save_dir={out}/ins",
     ]
 
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_parity_with_reference(sample, tmp_path, preset):
     boxes_dir = sample / "reference/gtFine_bboxes/train/panoptic"
-    opts = GTOptions.from_mapping(_compose(overrides=[f"preset={preset}", *_sample_overrides(sample, tmp_path, boxes_dir)]))
+    opts = GTOptions.from_mapping(
+        _compose(overrides=[f"preset={preset}", *_sample_overrides(sample, tmp_path, boxes_dir)])
+    )
     summary = run(opts)
     assert summary.counts["done"] == 1 and summary.failed == 0
     for ours, theirs in zip(("sem", "ins"), PRESETS[preset]):
@@ -46,21 +52,42 @@ def test_parity_with_reference(sample, tmp_path, preset):
 def test_cli_first_round_from_prepared_boxes(sample, tmp_path):
     """The user's path: wsps.prepare writes the boxes, then the CLI reproduces the reference."""
     boxes_dir = tmp_path / "boxes/train/panoptic"
-    prep = run_script(["-m", "wsps.prepare", f"data_root={sample}/data/Cityscapes", "list_path=lists/demo_id.txt",
-                       f"annotation_dir={boxes_dir}"], cwd=tmp_path)
+    prep = run_script(
+        [
+            "-m",
+            "wsps.prepare",
+            f"data_root={sample}/data/Cityscapes",
+            "list_path=lists/demo_id.txt",
+            f"annotation_dir={boxes_dir}",
+        ],
+        cwd=tmp_path,
+    )
     assert prep.returncode == 0, prep.stderr
     reference = sample / "reference/gtFine_bboxes/train/panoptic" / f"{SAMPLE_ID}_leftImg8bit.mat"
     from wsps.gt.boxes import read_boxes_mat
+
     assert read_boxes_mat(boxes_dir / f"{SAMPLE_ID}_leftImg8bit.mat") == read_boxes_mat(reference)
 
-    result = run_script(["generate_gt.py", "preset=first_round", "visualise_results=true", "vis_save_dir=" + str(tmp_path / "vis"),
-                         *_sample_overrides(sample, tmp_path, boxes_dir), f"hydra.run.dir={tmp_path}/run"], cwd=REPO)
+    result = run_script(
+        [
+            "generate_gt.py",
+            "preset=first_round",
+            "visualise_results=true",
+            "vis_save_dir=" + str(tmp_path / "vis"),
+            *_sample_overrides(sample, tmp_path, boxes_dir),
+            f"hydra.run.dir={tmp_path}/run",
+        ],
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 image(s): 1 written, 0 skipped (outputs exist), 0 failed" in result.stdout + result.stderr
     for ours, theirs in zip(("sem", "ins"), PRESETS["first_round"]):
         got = read_label_png(tmp_path / ours / f"{SAMPLE_ID}_leftImg8bit.png")
-        np.testing.assert_array_equal(got, read_label_png(sample / "reference" / theirs / f"{SAMPLE_ID}_leftImg8bit.png"))
+        np.testing.assert_array_equal(
+            got, read_label_png(sample / "reference" / theirs / f"{SAMPLE_ID}_leftImg8bit.png")
+        )
     from PIL import Image
+
     assert Image.open(tmp_path / "vis" / f"{SAMPLE_ID}_leftImg8bit.png").size == (2048, 1024)
 
 
@@ -90,8 +117,13 @@ def test_bad_inputs_are_reported_and_the_rest_is_processed(tmp_path):
     code, out = _run_cli(tmp_path, overrides)
     assert code == 1
     assert "7 image(s): 2 written, 0 skipped (outputs exist), 5 failed" in out
-    problems = {ids[1]: "file not found", ids[2]: "truncated or corrupt", ids[3]: "map is 48x90 but canvas_size is 48x96",
-                ids[4]: "unknown class 'lorry'", ids[5]: "not a readable image"}
+    problems = {
+        ids[1]: "file not found",
+        ids[2]: "truncated or corrupt",
+        ids[3]: "map is 48x90 but canvas_size is 48x96",
+        ids[4]: "unknown class 'lorry'",
+        ids[5]: "not a readable image",
+    }
     for image_id, problem in problems.items():
         lines = [line for line in out.splitlines() if "ERROR" in line and image_id in line]
         assert len(lines) == 1 and str(bad[image_id]) in lines[0] and problem in lines[0], lines
@@ -142,7 +174,11 @@ def test_workers_and_shards_give_the_same_maps(tmp_path):
     summary = run(GTOptions.from_mapping({**base, "sem_save_dir": "two", "ins_save_dir": "two_ins", "num_workers": 2}))
     assert summary.counts["done"] == 6
     for k in range(3):
-        run(GTOptions.from_mapping({**base, "sem_save_dir": "shards", "ins_save_dir": "shards_ins", "shard_index": k, "num_shards": 3}))
+        run(
+            GTOptions.from_mapping(
+                {**base, "sem_save_dir": "shards", "ins_save_dir": "shards_ins", "shard_index": k, "num_shards": 3}
+            )
+        )
     one = _outputs(Path(overrides["pred_root"]) / "one")
     assert len(one) == 6
     for other in ("two", "shards"):
@@ -163,7 +199,10 @@ def test_multirun_over_shards(tmp_path):
     ids = [f"c_00000{k}_000001" for k in range(4)]
     overrides = make_gt_dataset(tmp_path, ids)
     args = [f"{k}={v}" for k, v in overrides.items()]
-    result = run_script([str(REPO / "generate_gt.py"), "-m", *args, "num_shards=2", "shard_index=0,1", "hydra/launcher=joblib"], cwd=tmp_path)
+    result = run_script(
+        [str(REPO / "generate_gt.py"), "-m", *args, "num_shards=2", "shard_index=0,1", "hydra/launcher=joblib"],
+        cwd=tmp_path,
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert len(re.findall(r"2 image\(s\): 2 written", out)) == 2

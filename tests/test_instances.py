@@ -13,23 +13,22 @@ I = 255
 
 
 def test_ids_in_file_order_contested_pixels_and_ignore():
-    sem = np.array(
-        [[0, 0, 13, 13, 13, 0],
-         [0, 13, 13, 13, 13, 0],
-         [I, 13, 13, 11, 11, 0]], np.uint8)
+    sem = np.array([[0, 0, 13, 13, 13, 0], [0, 13, 13, 13, 13, 0], [I, 13, 13, 11, 11, 0]], np.uint8)
     boxes = [
         box(0, 0, 0, 5, 2, is_stuff=True),  # road, image-wide: id 1
-        box(13, 1, 0, 3, 2),                # car: id 2
-        box(13, 3, 0, 4, 1),                # car overlapping the first at column 3: id 3
-        box(11, 3, 2, 4, 2),                # person: id 4
+        box(13, 1, 0, 3, 2),  # car: id 2
+        box(13, 3, 0, 4, 1),  # car overlapping the first at column 3: id 3
+        box(11, 3, 2, 4, 2),  # person: id 4
     ]
     ins, instances, empty = ins_box_process(sem, boxes, CLASS_NAMES)
-    expected = np.array(
-        [[1, 1, 2, I, 3, 1],
-         [1, 2, 2, I, 3, 1],
-         [I, 2, 2, 4, 4, 1]], np.uint8)
+    expected = np.array([[1, 1, 2, I, 3, 1], [1, 2, 2, I, 3, 1], [I, 2, 2, 4, 4, 1]], np.uint8)
     np.testing.assert_array_equal(ins, expected)
-    assert [(i.ins_id, i.class_id, i.name) for i in instances] == [(1, 0, "road"), (2, 13, "car"), (3, 13, "car"), (4, 11, "person")]
+    assert [(i.ins_id, i.class_id, i.name) for i in instances] == [
+        (1, 0, "road"),
+        (2, 13, "car"),
+        (3, 13, "car"),
+        (4, 11, "person"),
+    ]
     assert empty == []
 
 
@@ -37,10 +36,10 @@ def test_duplicates_dropped_groups_skipped_empty_ids_reported():
     sem = np.full((2, 3), 13, np.uint8)
     boxes = [
         box(13, 0, 0, 1, 1),
-        box(13, 0, 0, 1, 1),               # repeated object: dropped, its pixels not contested
+        box(13, 0, 0, 1, 1),  # repeated object: dropped, its pixels not contested
         box(13, 0, 0, 2, 1, is_grp=True),  # group: no id
-        box(11, 0, 0, 2, 1),               # person box over car pixels only: id 2 with no pixels
-        box(13, 2, 0, 2, 1),               # id 3
+        box(11, 0, 0, 2, 1),  # person box over car pixels only: id 2 with no pixels
+        box(13, 2, 0, 2, 1),  # id 3
     ]
     ins, instances, empty = ins_box_process(sem, boxes, CLASS_NAMES)
     np.testing.assert_array_equal(ins, [[1, 1, 3], [1, 1, 3]])

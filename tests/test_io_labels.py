@@ -9,9 +9,23 @@ from cityscapesscripts.helpers.labels import labels as cs_labels
 from PIL import Image
 
 from tests.conftest import SAMPLE_ID
-from wsps.io import InputError, atomic_path, read_id_list, read_label_png, read_score_mat, read_uint16_png, write_label_png, write_png
+from wsps.io import (
+    InputError,
+    atomic_path,
+    read_id_list,
+    read_label_png,
+    read_score_mat,
+    read_uint16_png,
+    write_label_png,
+    write_png,
+)
 from wsps.labels import (
-    CLASS_NAMES, PALETTE, STUFF_CLASSES, THING_CLASSES, instance_ids_to_train_ids, label_ids_to_train_ids,
+    CLASS_NAMES,
+    PALETTE,
+    STUFF_CLASSES,
+    THING_CLASSES,
+    instance_ids_to_train_ids,
+    label_ids_to_train_ids,
 )
 
 
@@ -72,7 +86,12 @@ def test_png_read_errors(tmp_path):
     (tmp_path / "truncated.png").write_bytes(data[: len(data) // 2])
     (tmp_path / "corrupt.png").write_bytes(b"\x89PNG" + b"\x00" * 50)
     Image.new("RGB", (4, 4)).save(tmp_path / "rgb.png")
-    cases = {"missing.png": "file not found", "truncated.png": "truncated", "corrupt.png": "not a readable image", "rgb.png": "got mode RGB"}
+    cases = {
+        "missing.png": "file not found",
+        "truncated.png": "truncated",
+        "corrupt.png": "not a readable image",
+        "rgb.png": "got mode RGB",
+    }
     for name, problem in cases.items():
         with pytest.raises(InputError, match=problem) as info:
             read_label_png(tmp_path / name)
@@ -91,7 +110,12 @@ def test_score_mat_errors(tmp_path):
     good = tmp_path / "good.mat"
     scipy.io.savemat(good, {"feat": np.random.default_rng(0).random((64, 64), np.float32)}, do_compression=True)
     (tmp_path / "truncated.mat").write_bytes(good.read_bytes()[:600])
-    cases = {"missing.mat": "file not found", "cube.mat": "not a 2-D numeric score map", "empty.mat": "holds no variable", "truncated.mat": "truncated or corrupt"}
+    cases = {
+        "missing.mat": "file not found",
+        "cube.mat": "not a 2-D numeric score map",
+        "empty.mat": "holds no variable",
+        "truncated.mat": "truncated or corrupt",
+    }
     for name, problem in cases.items():
         with pytest.raises(InputError, match=problem):
             read_score_mat(tmp_path / name)

@@ -14,8 +14,15 @@ from wsps.data.cityscapes import gt_path
 from wsps.data.synthetic import generate
 from wsps.io import read_label_png
 
-SMALL = ["loop.max_rounds=2", 'loop.steps.classifier=["trainer.max_epochs=1"]', 'loop.steps.segmenter=["trainer.max_epochs=1"]',
-         "loop.rounds.1.segmenter=[]", 'loop.rounds.2.segmenter=["trainer.max_epochs=2"]', "loop.log_images=0", "logger=csv"]
+SMALL = [
+    "loop.max_rounds=2",
+    'loop.steps.classifier=["trainer.max_epochs=1"]',
+    'loop.steps.segmenter=["trainer.max_epochs=1"]',
+    "loop.rounds.1.segmenter=[]",
+    'loop.rounds.2.segmenter=["trainer.max_epochs=2"]',
+    "loop.log_images=0",
+    "logger=csv",
+]
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +33,11 @@ def data(tmp_path_factory) -> Path:
 
 
 def _loop(data: Path, run_dir: Path, *overrides):
-    result = run_script([str(REPO / "train.py"), f"data_root={data}", f"hydra.run.dir={run_dir}", *SMALL, *overrides],
-                        cwd=run_dir.parent, timeout=900)
+    result = run_script(
+        [str(REPO / "train.py"), f"data_root={data}", f"hydra.run.dir={run_dir}", *SMALL, *overrides],
+        cwd=run_dir.parent,
+        timeout=900,
+    )
     return result.returncode, result.stdout + result.stderr
 
 
@@ -47,7 +57,9 @@ def test_weak_loop_writes_every_step_and_the_results(weak_run, data):
         assert set(row["model"]) == {"PQ", "PQ_th", "PQ_st", "mIoU"} and all(0 <= v <= 1 for v in row["model"].values())
         assert set(row["pseudo_gt"]) == {"mIoU", "PQ", "PQ_th", "PQ_st"} and row["pseudo_gt"]["mIoU"] > 0.05
         for source in ("model", "pseudo_gt"):  # per-class IoUs, whose mean is the mIoU
-            assert "road" in row["iou"][source] and np.mean(list(row["iou"][source].values())) == pytest.approx(row[source]["mIoU"])
+            assert "road" in row["iou"][source] and np.mean(list(row["iou"][source].values())) == pytest.approx(
+                row[source]["mIoU"]
+            )
         ids = (data / "lists/train_id.txt").read_text().split()
         for image_id in ids:
             assert read_label_png(weak_run / f"round_{k}/pseudo_gt/sem/{image_id}_leftImg8bit.png").shape == (128, 256)
@@ -95,6 +107,7 @@ def test_an_interrupted_step_is_redone_alone(weak_run, data, tmp_path):
     last = [k for k in state["steps"] if k.endswith("segmenter")][-1]
     del state["steps"][last]
     del state["settings"]["stuff_cues"]  # as in a run begun before the setting existed: it used the CAMs
+    del state["version"]  # records of that time carried no version
     (run_dir / "state.json").write_text(json.dumps(state))
     code, out = _loop(data, run_dir)
     assert code == 0, out[-2000:]
@@ -125,7 +138,9 @@ def _check_mode(run_dir: Path, mode: str) -> None:
     assert ("cues" in steps) == (mode == "semi") and results["rounds"][0]["model"]["mIoU"] >= 0
     config = (run_dir / "round_1/segmenter/train.yaml").read_text()
     assert ("labels: gt" in config) == (mode == "full")
-    assert ("tag_weight: 0\n" in config and "tag_crop_size: null" in config) == (mode == "full")  # the truth says what tags do
+    assert ("tag_weight: 0\n" in config and "tag_crop_size: null" in config) == (
+        mode == "full"
+    )  # the truth says what tags do
     if mode == "semi":
         assert "true_gt_fraction: 0.3" in config
 
@@ -168,6 +183,7 @@ def test_unknown_stuff_cues_are_refused(data, tmp_path):
 
 def test_results_notebook(weak_run, full_run, tmp_path):
     from tests.test_notebooks import execute
+
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs/weak").symlink_to(weak_run)
     (tmp_path / "runs/full").symlink_to(full_run)
@@ -178,8 +194,13 @@ def test_results_notebook(weak_run, full_run, tmp_path):
 
 def test_the_embedded_data_is_generated_when_absent(tmp_path):
     data = tmp_path / "data"
-    code, out = _loop(data, tmp_path / "run", "loop.supervision=full", "loop.max_rounds=1",
-                      'loop.steps.synthetic=["num_train=4","num_val=2"]')
+    code, out = _loop(
+        data,
+        tmp_path / "run",
+        "loop.supervision=full",
+        "loop.max_rounds=1",
+        'loop.steps.synthetic=["num_train=4","num_val=2"]',
+    )
     assert code == 0, out[-3000:]
     assert len((data / "lists/train_id.txt").read_text().split()) == 4
     steps = json.loads((tmp_path / "run/state.json").read_text())["steps"]
@@ -187,16 +208,36 @@ def test_the_embedded_data_is_generated_when_absent(tmp_path):
 
 
 def test_wandb_runs_offline(data, tmp_path):
-    overrides = [o for o in SMALL if o != "logger=csv"] + ["loop.supervision=full", "loop.max_rounds=1", "loop.log_images=2"]
-    result = run_script([str(REPO / "train.py"), f"data_root={data}", f"hydra.run.dir={tmp_path}/run", *overrides], cwd=tmp_path, timeout=900)
+    overrides = [o for o in SMALL if o != "logger=csv"] + [
+        "loop.supervision=full",
+        "loop.max_rounds=1",
+        "loop.log_images=2",
+    ]
+    result = run_script(
+        [str(REPO / "train.py"), f"data_root={data}", f"hydra.run.dir={tmp_path}/run", *overrides],
+        cwd=tmp_path,
+        timeout=900,
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     runs = list((tmp_path / "run/wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
 
 
 def test_multirun_sweep(data, tmp_path):
-    result = run_script([str(REPO / "train.py"), "-m", f"data_root={data}", f"hydra.sweep.dir={tmp_path}/sweep", *SMALL, "loop.max_rounds=1", "loop.supervision=full", "seed=1,2"],
-                        cwd=tmp_path, timeout=900)
+    result = run_script(
+        [
+            str(REPO / "train.py"),
+            "-m",
+            f"data_root={data}",
+            f"hydra.sweep.dir={tmp_path}/sweep",
+            *SMALL,
+            "loop.max_rounds=1",
+            "loop.supervision=full",
+            "seed=1,2",
+        ],
+        cwd=tmp_path,
+        timeout=900,
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert {p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir()} >= {"full_seed1", "full_seed2"}
     for name in ("full_seed1", "full_seed2"):
@@ -205,11 +246,31 @@ def test_multirun_sweep(data, tmp_path):
 
 def test_predict_only_from_a_checkpoint(weak_run, data, tmp_path):
     checkpoint = weak_run / "round_1/segmenter/checkpoints/last.ckpt"
-    result = run_script([str(REPO / "train.py"), "stage=segmenter", "fit=false", f"ckpt_path={checkpoint}", f"data_root={data}",
-                         f"pred_root={tmp_path}/pred", f"hydra.run.dir={tmp_path}/run", "logger=csv"], cwd=tmp_path)
+    result = run_script(
+        [
+            str(REPO / "train.py"),
+            "stage=segmenter",
+            "fit=false",
+            f"ckpt_path={checkpoint}",
+            f"data_root={data}",
+            f"pred_root={tmp_path}/pred",
+            f"hydra.run.dir={tmp_path}/run",
+            "logger=csv",
+        ],
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
     ids = (data / "lists/train_id.txt").read_text().split()
     for image_id in ids:
         ours = read_label_png(tmp_path / f"pred/pred_sem_raw/{image_id}_leftImg8bit.png")
         theirs = read_label_png(weak_run / f"round_1/pred/pred_sem_raw/{image_id}_leftImg8bit.png")
         assert (ours == theirs).mean() > 0.99  # the same weights predict the same labels
+
+
+def test_a_typo_in_a_later_round_fails_before_anything_runs(tmp_path):
+    data = tmp_path / "never_made"
+    code, out = _loop(data, tmp_path / "run", 'loop.rounds.2.gt=["score_thres=0.5"]')
+    assert code == 1 and "loop step gt, round 2" in out and "score_thres" in out
+    code, out = _loop(data, tmp_path / "run", 'loop.rounds.2.segmenter=["model.center_wieght=3"]')
+    assert code == 1 and "loop step segmenter, round 2" in out and "center_wieght" in out
+    assert not data.exists() and not (tmp_path / "run" / "state.json").exists()  # nothing ran: no data, no record

@@ -10,8 +10,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wsps.data.metadata import dataset_meta
 from wsps.eval.semantic import SemanticIoU, f_beta
-from wsps.models.cam import allowed_classes, cam_label_counts, cam_labels, class_activation_maps, precision_coverage, stitch_cams
+from wsps.models.cam import (
+    allowed_classes,
+    cam_label_counts,
+    cam_labels,
+    class_activation_maps,
+    precision_coverage,
+    stitch_cams,
+)
 from wsps.models.crf import crf_labels, dense_crf
 from wsps.models.losses import center_loss, crop_presence, crop_tag_loss, offset_loss, semantic_loss
 from wsps.models.postprocess import find_instance_centers, group_pixels, panoptic_from_outputs
@@ -19,6 +27,8 @@ from wsps.models.segmenter import PanopticSegmenter
 
 I = 255
 THINGS = tuple(range(11, 19))
+
+CITYSCAPES = dataset_meta("cityscapes")
 
 
 # ---------------------------------------------------------------- losses
@@ -69,7 +79,9 @@ def test_crop_presence_is_the_mean_of_each_crops_top_cells():
     assert cells.tolist() == [[2, 2]]  # two 4x4 cells per crop
     assert torch.allclose(scores, torch.tensor([[[0.9, 0.0], [0.0, 0.3]]]))  # the top half of two cells: the best one
     scores, _ = crop_presence(probs, bits, top_fraction=1.0, stride=4)
-    assert torch.allclose(scores, torch.tensor([[[0.45, 0.0], [0.0, 0.3]]]))  # both cells: (0.9 + 0) / 2 and (0.3 + 0.3) / 2
+    assert torch.allclose(
+        scores, torch.tensor([[[0.45, 0.0], [0.0, 0.3]]])
+    )  # both cells: (0.9 + 0) / 2 and (0.3 + 0.3) / 2
 
 
 def test_crop_tag_loss_is_the_tags_cross_entropy_and_skips_tags_of_cut_crops():
@@ -82,23 +94,37 @@ def test_crop_tag_loss_is_the_tags_cross_entropy_and_skips_tags_of_cut_crops():
     assert math.isclose(crop_tag_loss(logits, bits, tags, torch.full((1, 1), 0.5)).item(), absent_only, rel_tol=1e-5)
     logits[0, 0] = 10.0  # the tagged class everywhere: low loss; an untagged one everywhere: high
     assert crop_tag_loss(logits, bits, tags, torch.ones(1, 1)).item() < 0.01
-    assert crop_tag_loss(logits, bits, torch.tensor([[[0.0, 1, 0, 0]]]), torch.ones(1, 1)).item() > 4  # -(log(1 - p0) + log(p1)) / 4, p1 = 1 / (e^10 + 3)
+    assert (
+        crop_tag_loss(logits, bits, torch.tensor([[[0.0, 1, 0, 0]]]), torch.ones(1, 1)).item() > 4
+    )  # -(log(1 - p0) + log(p1)) / 4, p1 = 1 / (e^10 + 3)
     assert crop_tag_loss(logits, torch.zeros_like(bits), tags, torch.ones(1, 1)).item() == 0  # no crop shows
 
 
 def test_segmenter_adds_the_weighted_tag_loss_and_needs_the_tags():
     torch.manual_seed(0)
-    model = PanopticSegmenter(tag_weight=2.0)
-    batch = {"image": torch.randn(2, 3, 32, 64), "sem": torch.zeros(2, 32, 64, dtype=torch.long), "sem_weight": torch.ones(2, 32, 64),
-             "center": torch.zeros(2, 1, 32, 64), "center_weight": torch.ones(2, 1, 32, 64),
-             "offset": torch.zeros(2, 2, 32, 64), "offset_weight": torch.ones(2, 1, 32, 64)}
+    model = PanopticSegmenter(CITYSCAPES.class_names, CITYSCAPES.thing_classes, tag_weight=2.0)
+    batch = {
+        "image": torch.randn(2, 3, 32, 64),
+        "sem": torch.zeros(2, 32, 64, dtype=torch.long),
+        "sem_weight": torch.ones(2, 32, 64),
+        "center": torch.zeros(2, 1, 32, 64),
+        "center_weight": torch.ones(2, 1, 32, 64),
+        "offset": torch.zeros(2, 2, 32, 64),
+        "offset_weight": torch.ones(2, 1, 32, 64),
+    }
     out = model(batch["image"])
     with pytest.raises(ValueError, match="tag_crop_size"):
         model.losses(out, batch)
-    batch.update(crop_bits=torch.ones(2, 32, 64, dtype=torch.int32), crop_tags=torch.zeros(2, 1, 19), crop_visible=torch.ones(2, 1))
+    batch.update(
+        crop_bits=torch.ones(2, 32, 64, dtype=torch.int32),
+        crop_tags=torch.zeros(2, 1, 19),
+        crop_visible=torch.ones(2, 1),
+    )
     parts = model.losses(out, batch)
     h = model.hparams
-    plain = h.semantic_weight * parts["semantic"] + h.center_weight * parts["center"] + h.offset_weight * parts["offset"]
+    plain = (
+        h.semantic_weight * parts["semantic"] + h.center_weight * parts["center"] + h.offset_weight * parts["offset"]
+    )
     assert parts["tags"] > 0 and torch.isclose(parts["total"], plain + 2.0 * parts["tags"])
 
 
@@ -133,7 +159,9 @@ def test_panoptic_from_outputs():
     rows, cols = torch.meshgrid(torch.arange(8.0), torch.arange(10.0), indexing="ij")
     for cy, cx, c0, c1 in ((2, 2, 0, 5), (2, 7, 5, 10)):
         offset[0, :, c0:c1], offset[1, :, c0:c1] = cy - rows[:, c0:c1], cx - cols[:, c0:c1]
-    out_sem, out_inst = panoptic_from_outputs(sem, center, offset, THINGS, center_threshold=0.5, nms_kernel=3, stuff_area=4)
+    out_sem, out_inst = panoptic_from_outputs(
+        sem, center, offset, THINGS, center_threshold=0.5, nms_kernel=3, stuff_area=4
+    )
     assert out_sem[2, 7] == 13 and (out_sem[1:4, 6:9] == 13).all()  # majority vote
     left, right = out_inst[2, 2].item(), out_inst[2, 7].item()
     assert left > 0 and right > 0 and left != right
@@ -171,7 +199,9 @@ def test_cams_equal_grad_cam_library():
         for c in range(4):
             theirs = cam(input_tensor=x, targets=[ClassifierOutputTarget(c)] * 2)
             mine = ours[:, c].numpy()
-            mine = (mine - mine.min(axis=(1, 2), keepdims=True)) / np.maximum(np.ptp(mine, axis=(1, 2), keepdims=True), 1e-7)
+            mine = (mine - mine.min(axis=(1, 2), keepdims=True)) / np.maximum(
+                np.ptp(mine, axis=(1, 2), keepdims=True), 1e-7
+            )
             np.testing.assert_allclose(mine, theirs, atol=1e-4)
 
 
@@ -198,11 +228,14 @@ def test_allowed_classes_needs_the_tag_in_every_covering_crop():
     tags = torch.tensor([[1.0, 0, 1], [1.0, 1, 0]])
     allowed = allowed_classes(tags, crops, (4, 8))
     assert allowed.shape == (3, 4, 8) and allowed.dtype == torch.bool
-    np.testing.assert_array_equal(allowed[:, 0].numpy(), [
-        [1, 1, 1, 1, 1, 1, 0, 0],  # tagged in both crops
-        [0, 0, 0, 0, 1, 1, 0, 0],  # only where the right crop alone covers
-        [1, 1, 0, 0, 0, 0, 0, 0],  # only where the left crop alone covers
-    ])
+    np.testing.assert_array_equal(
+        allowed[:, 0].numpy(),
+        [
+            [1, 1, 1, 1, 1, 1, 0, 0],  # tagged in both crops
+            [0, 0, 0, 0, 1, 1, 0, 0],  # only where the right crop alone covers
+            [1, 1, 0, 0, 0, 0, 0, 0],  # only where the left crop alone covers
+        ],
+    )
 
 
 def _two_colour_image():
@@ -246,7 +279,9 @@ def test_dense_crf_marginals_follow_the_colour_edge_at_full_and_reduced_size():
     probability[0, :, :4], probability[1, :, :4] = 0.9, 0.1  # sure of class 0 on most of the red part,
     probability[0, :, 8:], probability[1, :, 8:] = 0.2, 0.8  # of class 1 on most of the blue part
     for max_side in (None, 6):
-        marginals = dense_crf(probability, image, sxy=20, srgb=10, compat=10, gaussian_sxy=1, gaussian_compat=1, max_side=max_side)
+        marginals = dense_crf(
+            probability, image, sxy=20, srgb=10, compat=10, gaussian_sxy=1, gaussian_compat=1, max_side=max_side
+        )
         assert marginals.shape == (2, 8, 12) and marginals.dtype == np.float32
         np.testing.assert_allclose(marginals.sum(axis=0), 1.0, atol=1e-5)
         np.testing.assert_array_equal(marginals.argmax(axis=0)[:, :4], 0)
@@ -269,9 +304,13 @@ def test_cam_scores():
 
 def test_per_class_iou_names_the_classes_present_and_counts_unlabelled_as_a_miss():
     truth = np.array([[0, 0, 0, 1], [1, 1, 2, I]], np.uint8)
-    pred = np.array([[0, 0, I, 1], [1, 0, 2, 5]], np.uint8)  # road: 2 of 3 right, one unlabelled; sidewalk: 2 of 3; the last pixel is void
-    iou = SemanticIoU()
+    pred = np.array(
+        [[0, 0, I, 1], [1, 0, 2, 5]], np.uint8
+    )  # road: 2 of 3 right, one unlabelled; sidewalk: 2 of 3; the last pixel is void
+    iou = SemanticIoU(CITYSCAPES.num_classes)
     iou.update(pred, truth)
-    per_class = iou.per_class()
-    assert per_class == pytest.approx({"road": 2 / 4, "sidewalk": 2 / 3, "building": 1.0})  # classes in neither map are left out
+    per_class = iou.per_class(CITYSCAPES.class_names)
+    assert per_class == pytest.approx(
+        {"road": 2 / 4, "sidewalk": 2 / 3, "building": 1.0}
+    )  # classes in neither map are left out
     assert iou.miou() == pytest.approx(np.mean(list(per_class.values())))

@@ -7,6 +7,7 @@ import re
 
 import nbclient
 import nbformat
+import pytest
 
 from tests.conftest import REPO
 
@@ -17,7 +18,9 @@ def execute(name: str, env: dict) -> str:
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
+        nbclient.NotebookClient(
+            notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(REPO / "notebooks")}}
+        ).execute()
     finally:
         for k, v in old.items():
             if v is None:
@@ -37,9 +40,10 @@ def test_dataset_notebook(tmp_path):
 
 def test_gt_generation_notebook():
     from tests.conftest import SAMPLE
+
     out = execute("02_gt_generation.ipynb", {})
     if not SAMPLE.exists():
         assert "nothing to show" in out
-        return
+        pytest.skip(f"the release's sample is not at {SAMPLE}: the notebook ran, but parity was not checked")
     assert len(re.findall(r"(?<!\d)0 pixels differ from the reference", out)) == 4
     assert "low-IoU fill" in out and "first_round   reads cam/train" in out

@@ -37,8 +37,14 @@ def test_empty_box_file_removes_every_thing(tmp_path):
 
 
 def test_all_stages_off_copies_the_input(tmp_path):
-    switches = ["run_score_thresh", "run_check_image_level_tags", "run_merge_with_mcg_and_grabcut",
-                "run_apply_bbox_prior", "run_check_low_iou", "run_ins_box_process"]
+    switches = [
+        "run_score_thresh",
+        "run_check_image_level_tags",
+        "run_merge_with_mcg_and_grabcut",
+        "run_apply_bbox_prior",
+        "run_check_low_iou",
+        "run_ins_box_process",
+    ]
     opts = _options(tmp_path, *(f"{s}=false" for s in switches))
     inputs = load_inputs(opts, ID)
     assert inputs.scores is None and inputs.gt_label is None and inputs.mandg is None and inputs.boxes == []
@@ -79,8 +85,13 @@ def test_four_panel_view(tmp_path):
 
 
 def test_fill_from_prior_takes_dropped_pixels_from_earlier_labels(tmp_path):
-    stages_off = ["run_check_image_level_tags=false", "run_merge_with_mcg_and_grabcut=false",
-                  "run_apply_bbox_prior=false", "run_check_low_iou=false", "run_ins_box_process=false"]
+    stages_off = [
+        "run_check_image_level_tags=false",
+        "run_merge_with_mcg_and_grabcut=false",
+        "run_apply_bbox_prior=false",
+        "run_check_low_iou=false",
+        "run_ins_box_process=false",
+    ]
     opts = _options(tmp_path, "score_thresh=0.9", "run_fill_from_prior=true", "prior_dir=earlier", *stages_off)
     pred, scores = read_label_png(opts.pred_path(ID)), read_score_mat(opts.score_path(ID))
     prior = np.full(pred.shape, 8, np.uint8)  # vegetation everywhere

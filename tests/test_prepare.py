@@ -64,7 +64,9 @@ def test_prepare_thing_only_and_bad_image(real, tmp_path):
     root = tmp_path / "cs"
     ids = _copy_annotations(real, root, 2)
     (root / "gtFine/train/aachen" / f"{ids[1]}_gtFine_instanceIds.png").write_bytes(b"\x89PNG broken")
-    result = run_script(["-m", "wsps.prepare", f"data_root={root}", "is_panoptic=false", "incl_grps=false"], cwd=tmp_path)
+    result = run_script(
+        ["-m", "wsps.prepare", f"data_root={root}", "is_panoptic=false", "incl_grps=false"], cwd=tmp_path
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 1
     assert "2 image(s): 1 written, 0 skipped (outputs exist), 1 failed" in out

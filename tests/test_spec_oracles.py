@@ -87,7 +87,16 @@ def test_instances_match_box_by_box_loop(seed):
     for _ in range(12):
         x0, y0 = int(rng.integers(-3, 38)), int(rng.integers(-3, 22))
         x1, y1 = x0 + int(rng.integers(-1, 15)), y0 + int(rng.integers(-1, 10))
-        boxes.append(box(int(rng.choice([11, 13])), max(0, x0), max(0, y0), min(39, x1), min(23, y1), is_grp=bool(rng.random() < 0.2)))
+        boxes.append(
+            box(
+                int(rng.choice([11, 13])),
+                max(0, x0),
+                max(0, y0),
+                min(39, x1),
+                min(23, y1),
+                is_grp=bool(rng.random() < 0.2),
+            )
+        )
     boxes.append(boxes[3])  # a repeat
     ins, _, empty = ins_box_process(sem, boxes, CLASS_NAMES)
     want = instances_oracle(sem, boxes)

@@ -76,23 +76,18 @@ def test_crop_grid_single_tile_is_refused():
 
 def test_tag_check_per_crop():
     # 4x6 canvas, 2x4 crops: columns [0,4) and [2,6), rows [0,2) and [2,4)
-    gt = np.array(
-        [[0, 0, 0, 0, 1, 1],
-         [0, 0, 0, 0, 1, 1],
-         [2, 2, 2, 2, 2, 2],
-         [2, 2, 2, 2, 2, 2]], np.uint8)
-    pred = np.array(
-        [[0, 1, 1, 0, 1, 1],
-         [0, 0, 0, 0, 1, 1],
-         [2, 2, 0, 2, 2, 2],
-         [2, 50, 2, 2, 2, I]], np.uint8)
+    gt = np.array([[0, 0, 0, 0, 1, 1], [0, 0, 0, 0, 1, 1], [2, 2, 2, 2, 2, 2], [2, 2, 2, 2, 2, 2]], np.uint8)
+    pred = np.array([[0, 1, 1, 0, 1, 1], [0, 0, 0, 0, 1, 1], [2, 2, 0, 2, 2, 2], [2, 50, 2, 2, 2, I]], np.uint8)
     out = check_image_level_tags(pred, gt, (2, 4))
     expected = np.array(
-        [[0, I, I, 0, 1, 1],   # 1 is absent from the left crop, whose columns 2..3 overlap the right one
-         [0, 0, 0, 0, 1, 1],
-         [2, 2, I, 2, 2, 2],   # no 0 in the lower crops' tags
-         [2, I, 2, 2, 2, I]],  # a label outside the class lists is never a tag
-        np.uint8)
+        [
+            [0, I, I, 0, 1, 1],  # 1 is absent from the left crop, whose columns 2..3 overlap the right one
+            [0, 0, 0, 0, 1, 1],
+            [2, 2, I, 2, 2, 2],  # no 0 in the lower crops' tags
+            [2, I, 2, 2, 2, I],
+        ],  # a label outside the class lists is never a tag
+        np.uint8,
+    )
     np.testing.assert_array_equal(out, expected)
 
 
@@ -102,10 +97,25 @@ def test_tag_check_per_crop():
 @pytest.mark.parametrize(
     "m, p, expected",
     [
-        (13, 13, 13), (13, 11, 13), (13, 0, 13), (13, 8, 13), (13, I, 13), (13, 50, I),  # M&G thing wins
-        (0, 13, I), (0, 8, 8), (0, 0, 0), (0, I, I), (0, 50, I),  # M&G background
-        (I, 13, I), (I, 8, 8), (I, I, I), (I, 50, I),  # no consensus
-        (5, 5, I), (5, 13, I), (40, 8, I), (40, I, I),  # any other M&G value
+        (13, 13, 13),
+        (13, 11, 13),
+        (13, 0, 13),
+        (13, 8, 13),
+        (13, I, 13),
+        (13, 50, I),  # M&G thing wins
+        (0, 13, I),
+        (0, 8, 8),
+        (0, 0, 0),
+        (0, I, I),
+        (0, 50, I),  # M&G background
+        (I, 13, I),
+        (I, 8, 8),
+        (I, I, I),
+        (I, 50, I),  # no consensus
+        (5, 5, I),
+        (5, 13, I),
+        (40, 8, I),
+        (40, I, I),  # any other M&G value
     ],
 )
 def test_merge_rule(m, p, expected):
@@ -122,21 +132,17 @@ def test_merge_shape_mismatch():
 
 
 def test_box_prior_union_of_boxes_groups_included():
-    label = np.array(
-        [[13, 13, 13, 13, 11],
-         [13, 13, 13, 13, 11],
-         [12, 0, 13, 13, 50]], np.uint8)
+    label = np.array([[13, 13, 13, 13, 11], [13, 13, 13, 13, 11], [12, 0, 13, 13, 50]], np.uint8)
     boxes = [
-        box(13, 0, 0, 1, 1),                # a car box
-        box(13, 3, 1, 4, 2, is_grp=True),   # a car group box
+        box(13, 0, 0, 1, 1),  # a car box
+        box(13, 3, 1, 4, 2, is_grp=True),  # a car group box
         box(0, 0, 0, 4, 2, is_stuff=True),  # stuff boxes do not let things in
-        box(11, 4, 0, 4, 0),                # person box covers only the first person pixel
+        box(11, 4, 0, 4, 0),  # person box covers only the first person pixel
     ]
     out = apply_bbox_prior(label, boxes, THINGS)
     expected = np.array(
-        [[13, 13, I, I, 11],
-         [13, 13, I, 13, I],
-         [I, 0, I, 13, 50]], np.uint8)  # rider has no box at all; 50 is no thing class
+        [[13, 13, I, I, 11], [13, 13, I, 13, I], [I, 0, I, 13, 50]], np.uint8
+    )  # rider has no box at all; 50 is no thing class
     np.testing.assert_array_equal(out, expected)
 
 
@@ -145,7 +151,7 @@ def test_box_prior_union_of_boxes_groups_included():
 
 def test_low_iou_box_pixels_skip_top_row_and_left_column():
     label = np.full((5, 6), 0, np.uint8)
-    out = check_low_iou(label, [box(13, 1, 1, 4, 3)])
+    out = check_low_iou(label, [box(13, 1, 1, 4, 3)], STUFF)
     expected = np.zeros((5, 6), np.uint8)
     expected[2:4, 2:5] = 13  # rows ymin+1..ymax, cols xmin+1..xmax
     np.testing.assert_array_equal(out, expected)
@@ -153,15 +159,15 @@ def test_low_iou_box_pixels_skip_top_row_and_left_column():
 
 def test_low_iou_zero_width_and_height_boxes_do_nothing():
     label = np.zeros((4, 4), np.uint8)
-    np.testing.assert_array_equal(check_low_iou(label, [box(13, 2, 0, 2, 3), box(11, 0, 1, 3, 1)]), label)
+    np.testing.assert_array_equal(check_low_iou(label, [box(13, 2, 0, 2, 3), box(11, 0, 1, 3, 1)], STUFF), label)
 
 
 def test_low_iou_ratio_is_measured_on_the_input_and_threshold_is_strict():
     label = np.zeros((3, 5), np.uint8)
     label[1:3, 1:3] = 13  # box below has pixels rows 1..2, cols 1..4: 4 of its 8 are car
-    out = check_low_iou(label, [box(13, 0, 0, 4, 2)], ichk_thresh=0.5)
+    out = check_low_iou(label, [box(13, 0, 0, 4, 2)], STUFF, ichk_thresh=0.5)
     np.testing.assert_array_equal(out, label)  # ratio 0.5 is not below 0.5
-    out = check_low_iou(label, [box(13, 0, 0, 4, 2)], ichk_thresh=0.51)
+    out = check_low_iou(label, [box(13, 0, 0, 4, 2)], STUFF, ichk_thresh=0.51)
     expected = label.copy()
     expected[1:3, 1:5] = 13
     np.testing.assert_array_equal(out, expected)
@@ -170,7 +176,7 @@ def test_low_iou_ratio_is_measured_on_the_input_and_threshold_is_strict():
 def test_low_iou_largest_first_smaller_overwrites_and_reads_input():
     label = np.zeros((6, 6), np.uint8)
     big, small = box(13, 0, 0, 5, 5), box(11, 1, 1, 3, 3)
-    out = check_low_iou(label, [small, big])  # file order small first; visited big first
+    out = check_low_iou(label, [small, big], STUFF)  # file order small first; visited big first
     expected = np.zeros((6, 6), np.uint8)
     expected[1:6, 1:6] = 13
     expected[2:4, 2:4] = 11
@@ -180,26 +186,22 @@ def test_low_iou_largest_first_smaller_overwrites_and_reads_input():
 def test_low_iou_area_ties_keep_file_order():
     label = np.zeros((4, 4), np.uint8)
     first, second = box(11, 0, 0, 2, 2), box(13, 1, 1, 3, 3)  # equal areas, overlapping at [2,2]
-    out = check_low_iou(label, [first, second])
+    out = check_low_iou(label, [first, second], STUFF)
     assert out[2, 2] == 13 and out[1, 1] == 11 and out[3, 3] == 13
-    out = check_low_iou(label, [second, first])
+    out = check_low_iou(label, [second, first], STUFF)
     assert out[2, 2] == 11
 
 
 def test_low_iou_leaves_other_things_unless_asked():
-    label = np.array(
-        [[0, 0, 0, 0],
-         [0, 12, I, 0],
-         [0, 40, 8, 0],
-         [0, 0, 0, 0]], np.uint8)
+    label = np.array([[0, 0, 0, 0], [0, 12, I, 0], [0, 40, 8, 0], [0, 0, 0, 0]], np.uint8)
     b = box(13, 0, 0, 3, 3)
-    out = check_low_iou(label, [b])
+    out = check_low_iou(label, [b], STUFF)
     expected = label.copy()
     expected[1:4, 1:4] = 13
     expected[1, 1] = 12  # another thing class is kept
     expected[2, 1] = 40  # so is a label outside the class lists: it is neither stuff nor ignore
     np.testing.assert_array_equal(out, expected)
-    out = check_low_iou(label, [b], ichk_do_not_alter_existing_things=False)
+    out = check_low_iou(label, [b], STUFF, ichk_do_not_alter_existing_things=False)
     expected[1, 1] = expected[2, 1] = 13
     np.testing.assert_array_equal(out, expected)
 
@@ -207,13 +209,13 @@ def test_low_iou_leaves_other_things_unless_asked():
 def test_low_iou_skips_stuff_and_group_boxes():
     label = np.zeros((4, 4), np.uint8)
     boxes = [box(5, 0, 0, 3, 3, is_stuff=True), box(13, 0, 0, 3, 3, is_grp=True)]
-    np.testing.assert_array_equal(check_low_iou(label, boxes), label)
+    np.testing.assert_array_equal(check_low_iou(label, boxes, STUFF), label)
 
 
 def test_low_iou_inverted_box_outside_canvas_does_nothing():
     label = np.zeros((4, 4), np.uint8)
     # a box wholly left of the canvas clips to xmin 0, xmax -3: no pixels, no wrap-around
-    np.testing.assert_array_equal(check_low_iou(label, [box(13, 0, 0, -3, 3)]), label)
+    np.testing.assert_array_equal(check_low_iou(label, [box(13, 0, 0, -3, 3)], STUFF), label)
 
 
 def test_fill_from_prior():
@@ -227,6 +229,7 @@ def test_fill_from_prior():
 def test_fill_from_prior_gives_a_shrunk_stuff_class_its_prior_pixels_back():
     prior = np.array([[5, 5, 5, 5], [5, 1, 1, 13], [0, 0, 0, 0]], np.uint8)
     label = np.array([[5, 2, 2, 2], [13, 1, 2, 2], [I, 0, 0, 2]], np.uint8)
+
     # after the fill, class 5 keeps 1 of its 5 prior pixels (0.2), class 1 keeps 1 of 2 (0.5), road 3 of 4
     # (0.75); a shrunk class comes back wherever no thing (13) holds the pixel; things are never restored
     def fill(ratio):

@@ -21,7 +21,9 @@ from wsps.labels import instance_ids_to_train_ids, label_ids_to_train_ids
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
-    result = run_script(["-m", "wsps.data.synthetic", f"data_root={root}", "num_train=12", "num_val=4", "seed=3"], cwd=root)
+    result = run_script(
+        ["-m", "wsps.data.synthetic", f"data_root={root}", "num_train=12", "num_val=4", "seed=3"], cwd=root
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return root
 
@@ -50,12 +52,27 @@ def test_labels_follow_cityscapesscripts_and_agree_with_instances(dataset):
         np.testing.assert_array_equal(np.where(instance_ids >= 1000, instance_ids // 1000, instance_ids), label_ids)
         for value in np.unique(instance_ids[instance_ids >= 1000]):
             assert id2label[int(value) // 1000].hasInstances
-        np.testing.assert_array_equal(read_label_png(gt_path(dataset, "train", image_id, "labelTrainIds")), label_ids_to_train_ids(label_ids))
-        np.testing.assert_array_equal(read_uint16_png(gt_path(dataset, "train", image_id, "instanceTrainIds")), instance_ids_to_train_ids(instance_ids))
+        np.testing.assert_array_equal(
+            read_label_png(gt_path(dataset, "train", image_id, "labelTrainIds")), label_ids_to_train_ids(label_ids)
+        )
+        np.testing.assert_array_equal(
+            read_uint16_png(gt_path(dataset, "train", image_id, "instanceTrainIds")),
+            instance_ids_to_train_ids(instance_ids),
+        )
         classes_seen |= {id2label[int(v)].name for v in np.unique(label_ids)}
         groups += int(np.isin(instance_ids, [24, 25, 26]).any())
         instances += len(np.unique(instance_ids[instance_ids >= 1000]))
-    assert {"road", "sidewalk", "building", "vegetation", "sky", "pole", "traffic sign", "person", "car"} <= classes_seen
+    assert {
+        "road",
+        "sidewalk",
+        "building",
+        "vegetation",
+        "sky",
+        "pole",
+        "traffic sign",
+        "person",
+        "car",
+    } <= classes_seen
     assert instances >= 3 * 12 and groups >= 1
 
 
@@ -93,9 +110,22 @@ def test_prepare_and_generate_gt_run_unchanged(dataset, tmp_path):
     (tmp_path / "labels").mkdir()
     for image_id in ids:
         city = image_id.split("_")[0]
-        (tmp_path / "labels" / f"{image_id}_leftImg8bit.png").symlink_to(dataset / "gtFine/train" / city / f"{image_id}_gtFine_labelTrainIds.png")
-    result = run_script([str(REPO / "generate_gt.py"), "dataset=synthetic", f"data_root={dataset}", f"pred_root={tmp_path}",
-                         "preset=first_round", "pred_dir=labels", "run_check_low_iou=false", "run_merge_with_mcg_and_grabcut=false"], cwd=tmp_path)
+        (tmp_path / "labels" / f"{image_id}_leftImg8bit.png").symlink_to(
+            dataset / "gtFine/train" / city / f"{image_id}_gtFine_labelTrainIds.png"
+        )
+    result = run_script(
+        [
+            str(REPO / "generate_gt.py"),
+            "dataset=synthetic",
+            f"data_root={dataset}",
+            f"pred_root={tmp_path}",
+            "preset=first_round",
+            "pred_dir=labels",
+            "run_check_low_iou=false",
+            "run_merge_with_mcg_and_grabcut=false",
+        ],
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "12 image(s): 12 written" in result.stdout + result.stderr
     for image_id in ids:

@@ -25,8 +25,17 @@ def data(tmp_path_factory) -> Path:
 
 def _cfg(tmp_path: Path, data: Path, *overrides):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(config_name="train", return_hydra_config=True, overrides=[
-            f"data_root={data}", f"pred_root={tmp_path}/results", f"paths.output_dir={tmp_path}/run", "hydra.job.num=0", *overrides])
+        cfg = compose(
+            config_name="train",
+            return_hydra_config=True,
+            overrides=[
+                f"data_root={data}",
+                f"pred_root={tmp_path}/results",
+                f"paths.output_dir={tmp_path}/run",
+                "hydra.job.num=0",
+                *overrides,
+            ],
+        )
     HydraConfig().set_config(cfg)
     return cfg
 
@@ -59,24 +68,46 @@ def test_segmenter_fast_dev_run_and_generate_gt_reads_its_files(tmp_path, data):
         assert (results / "panoptic" / f"{image_id}_panoptic.png").exists()
     # the next round: boxes, cues and generate_gt on these predictions
     assert run_script(["-m", "wsps.prepare", f"data_root={data}", "dataset=synthetic"], cwd=tmp_path).returncode == 0
-    assert run_script(["-m", "wsps.cues", f"data_root={data}", "dataset=synthetic", f"pred_root={results}"], cwd=tmp_path).returncode == 0
-    gt = run_script([str(REPO / "generate_gt.py"), "dataset=synthetic", f"data_root={data}", f"pred_root={results}", "score_thresh=0.1"], cwd=tmp_path)
+    assert (
+        run_script(
+            ["-m", "wsps.cues", f"data_root={data}", "dataset=synthetic", f"pred_root={results}"], cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    gt = run_script(
+        [
+            str(REPO / "generate_gt.py"),
+            "dataset=synthetic",
+            f"data_root={data}",
+            f"pred_root={results}",
+            "score_thresh=0.1",
+        ],
+        cwd=tmp_path,
+    )
     assert gt.returncode == 0, gt.stdout + gt.stderr
     assert "8 image(s): 8 written" in gt.stdout + gt.stderr
     # the pseudo-GT's quality against the true labels, as `python -m wsps.eval` reports it
-    scored = run_script(["-m", "wsps.eval", f"data_root={data}", "dataset=synthetic", f"labels={results}", f"work_dir={tmp_path}/eval"], cwd=tmp_path)
+    scored = run_script(
+        ["-m", "wsps.eval", f"data_root={data}", "dataset=synthetic", f"labels={results}", f"work_dir={tmp_path}/eval"],
+        cwd=tmp_path,
+    )
     report = scored.stdout + scored.stderr
     assert scored.returncode == 0, report
     scores = json.loads(report.split("8 images of train: ")[1].splitlines()[0])
     assert {"mIoU", "PQ", "PQ_th", "PQ_st", "SQ", "RQ", "IoU/road"} <= set(scores) and 0 < scores["mIoU"] < 1
-    assert np.mean([v for k, v in scores.items() if k.startswith("IoU/")]) == pytest.approx(scores["mIoU"], abs=1e-4)  # printed to 4 places
+    assert np.mean([v for k, v in scores.items() if k.startswith("IoU/")]) == pytest.approx(
+        scores["mIoU"], abs=1e-4
+    )  # printed to 4 places
     # and a segmenter trains on that pseudo-GT
-    metrics = train(_cfg(tmp_path / "again", data, "stage=segmenter", "debug=fast", f"labels={results}", "predict=false"))
+    metrics = train(
+        _cfg(tmp_path / "again", data, "stage=segmenter", "debug=fast", f"labels={results}", "predict=false")
+    )
     assert metrics["train/loss"] > 0
 
 
 def test_semi_supervision_mixes_true_labels(tmp_path, data):
     from wsps.train import label_source
+
     cfg = _cfg(tmp_path, data, "labels=somewhere", "true_gt_fraction=0.25")
     source = label_source(cfg)
     assert len(source.true_gt_ids) == 2 and source.true_gt_ids <= set(read_id_list(data / "lists/train_id.txt"))
@@ -84,11 +115,44 @@ def test_semi_supervision_mixes_true_labels(tmp_path, data):
 
 
 def test_ddp_two_cpu_processes(tmp_path, data):
-    result = run_script([str(REPO / "train.py"), "stage=segmenter", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.sync_batchnorm=false",
-                         "trainer.max_epochs=1", "logger=csv", f"data_root={data}", f"pred_root={tmp_path}/results",
-                         f"hydra.run.dir={tmp_path}/run", "data.batch_size=2", "data.val_batch_size=2"], cwd=tmp_path, timeout=600)
+    result = run_script(
+        [
+            str(REPO / "train.py"),
+            "stage=segmenter",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "trainer.sync_batchnorm=false",
+            "trainer.max_epochs=1",
+            "logger=csv",
+            f"data_root={data}",
+            f"pred_root={tmp_path}/results",
+            f"hydra.run.dir={tmp_path}/run",
+            "data.batch_size=2",
+            "data.val_batch_size=2",
+        ],
+        cwd=tmp_path,
+        timeout=600,
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
     assert "distributed_backend=gloo" in out and "All distributed processes registered" in out
     assert "val/PQ=" in out
     assert len(list((tmp_path / "results/pred_sem_raw").iterdir())) == 8  # both processes wrote their half
+
+
+def test_bad_inputs_end_with_one_line_naming_the_file(tmp_path):
+    root = tmp_path / "data"
+    generate(root, num_train=4, num_val=2, height=64, width=128, seed=2)
+    common = ["stage=segmenter", "debug=fast", f"data_root={root}", "canvas_size=[64,128]", f"pred_root={tmp_path}/r"]
+    missing = run_script([str(REPO / "train.py"), *common[:2], f"data_root={tmp_path}/nowhere"], cwd=tmp_path)
+    assert missing.returncode == 2 and f"{tmp_path}/nowhere: data root not found" in missing.stderr + missing.stdout
+    assert "Traceback" not in missing.stderr + missing.stdout
+    image_id = read_id_list(root / "lists/train_id.txt")[0]
+    image = root / "leftImg8bit/train" / image_id.split("_")[0] / f"{image_id}_leftImg8bit.png"
+    image.write_bytes(image.read_bytes()[:200])  # truncated
+    for workers in (0, 1):
+        corrupt = run_script([str(REPO / "train.py"), *common, f"data.num_workers={workers}"], cwd=tmp_path)
+        out = corrupt.stdout + corrupt.stderr
+        assert corrupt.returncode == 2, out[-2000:]
+        assert f"{image}: not a readable image" in out and "Traceback" not in out

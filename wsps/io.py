@@ -19,10 +19,14 @@ from PIL import Image, UnidentifiedImageError
 from wsps.labels import PALETTE
 
 
+class ConfigError(ValueError):
+    """An option value a job cannot run with; raised before any input is touched."""
+
+
 class InputError(Exception):
     """A problem with one input file: the message names the file and the problem."""
 
-    def __init__(self, path: str | os.PathLike, problem: str):
+    def __init__(self, path: str | os.PathLike, problem: str = ""):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
@@ -63,7 +67,9 @@ def read_label_png(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     image = _open_image(path)
     if image.mode not in ("P", "L"):
-        raise InputError(path, f"expected a single-channel 8-bit label map (palette or grey PNG), got mode {image.mode}")
+        raise InputError(
+            path, f"expected a single-channel 8-bit label map (palette or grey PNG), got mode {image.mode}"
+        )
     return np.array(image, dtype=np.uint8)
 
 

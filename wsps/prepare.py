@@ -21,14 +21,13 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
+from wsps import CONFIG_DIR
+from wsps.data.metadata import DatasetMeta, meta_for
 from wsps.gt.boxes import extract_boxes, write_boxes_json, write_boxes_mat
-from wsps.io import InputError, read_id_list, read_label_png, read_uint16_png, write_png, write_text
-from wsps.labels import instance_ids_to_train_ids, label_ids_to_train_ids
+from wsps.io import ConfigError, InputError, read_id_list, read_label_png, read_uint16_png, write_png, write_text
 from wsps.runner import ImageResult, collect, map_images, process, run_job
 
 log = logging.getLogger(__name__)
-
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 
 @dataclass(frozen=True)
@@ -42,10 +41,7 @@ class PrepareOptions:
     list_path: str
     box_dir: Path
     annotation_template: str
-    class_names: tuple[str, ...]
-    stuff_classes: tuple[int, ...]
-    thing_classes: tuple[int, ...]
-    ignore_label: int
+    meta: DatasetMeta
     is_panoptic: bool
     incl_grps: bool
     force_overwrite: bool
@@ -77,7 +73,7 @@ def _train_id_map(opts: PrepareOptions, image_id: str, kind: str):
     """Read a train-id map, first writing it from the official map when missing (or forced,
     where the official map exists)."""
     reader = read_uint16_png if kind == "instance" else read_label_png
-    convert = instance_ids_to_train_ids if kind == "instance" else label_ids_to_train_ids
+    convert = opts.meta.instance_ids_to_train_ids if kind == "instance" else opts.meta.label_ids_to_train_ids
     target = opts.gt_path(image_id, f"{kind}TrainIds")
     source = opts.gt_path(image_id, f"{kind}Ids")
     if target.exists() and not (opts.force_overwrite and source.exists()):
@@ -104,14 +100,21 @@ def prepare_image(opts: PrepareOptions, image_id: str) -> ImageResult:
 
 
 def _prepare(opts: PrepareOptions, image_id: str) -> None:
-    labels = _train_id_map(opts, image_id, "label")
+    labels = opts.meta.check_labels(_train_id_map(opts, image_id, "label"), opts.gt_path(image_id, "labelTrainIds"))
     instances = _train_id_map(opts, image_id, "instance")
     if labels.shape != instances.shape:
-        raise InputError(opts.gt_path(image_id, "instanceTrainIds"), f"map is {instances.shape} but the label map is {labels.shape}")
+        raise InputError(
+            opts.gt_path(image_id, "instanceTrainIds"), f"map is {instances.shape} but the label map is {labels.shape}"
+        )
     try:
         objects = extract_boxes(
-            instances, opts.class_names, opts.stuff_classes, opts.thing_classes,
-            opts.is_panoptic, opts.incl_grps, opts.ignore_label,
+            instances,
+            opts.meta.class_names,
+            opts.meta.stuff_classes,
+            opts.meta.thing_classes,
+            opts.is_panoptic,
+            opts.incl_grps,
+            opts.meta.ignore_label,
         )
     except ValueError as err:
         raise InputError(opts.gt_path(image_id, "instanceTrainIds"), str(err)) from None
@@ -128,7 +131,9 @@ def prepare(opts: PrepareOptions, num_workers: int = 1):
     else:
         ids = list_ids_from_folder(opts)
         if not ids:
-            raise InputError(opts.data_root / opts.gt_label_dir, f"no *_{opts.gt_kind}_instanceIds.png files under <city>/ folders")
+            raise InputError(
+                opts.data_root / opts.gt_label_dir, f"no *_{opts.gt_kind}_instanceIds.png files under <city>/ folders"
+            )
         write_text(list_path, "".join(f"{image_id}\n" for image_id in ids))
         log.info("wrote %s (%d ids)", list_path, len(ids))
     log.info("preparing %d image(s) of %s: boxes into %s", len(ids), opts.split, opts.box_dir)
@@ -147,10 +152,7 @@ def options_from_config(cfg: DictConfig) -> PrepareOptions:
         list_path=cfg.list_path,
         box_dir=data_root / box_dir_for(cfg.annotation_dir, cfg.is_panoptic),
         annotation_template=cfg.annotation_template,
-        class_names=tuple(cfg.class_names),
-        stuff_classes=tuple(cfg.stuff_classes),
-        thing_classes=tuple(cfg.thing_classes),
-        ignore_label=int(cfg.ignore_label),
+        meta=meta_for(cfg),
         is_panoptic=bool(cfg.is_panoptic),
         incl_grps=bool(cfg.incl_grps),
         force_overwrite=bool(cfg.force_overwrite),
@@ -159,7 +161,7 @@ def options_from_config(cfg: DictConfig) -> PrepareOptions:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
 def main(cfg: DictConfig) -> None:
-    run_job("prepare", lambda: prepare(options_from_config(cfg), int(cfg.num_workers)), (InputError,))
+    run_job("prepare", lambda: prepare(options_from_config(cfg), int(cfg.num_workers)), (ConfigError, InputError))
 
 
 if __name__ == "__main__":

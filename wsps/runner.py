@@ -33,7 +33,9 @@ class ImageResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def process(image_id: str, outputs: Iterable[Path], force_overwrite: bool, work: Callable[[], list[str] | None]) -> ImageResult:
+def process(
+    image_id: str, outputs: Iterable[Path], force_overwrite: bool, work: Callable[[], list[str] | None]
+) -> ImageResult:
     """One image of a job: skipped before anything is loaded when every output exists (unless
     `force_overwrite`), else `work()`, which returns warnings. Never raises: an `InputError` or
     any other exception fails this image alone, with one line naming it."""
@@ -61,7 +63,10 @@ class Summary:
 
     def __str__(self) -> str:
         total = sum(self.counts.values())
-        return f"{total} image(s): {self.counts['done']} written, {self.counts['skipped']} skipped (outputs exist), {self.failed} failed"
+        return (
+            f"{total} image(s): {self.counts['done']} written, {self.counts['skipped']} skipped "
+            f"(outputs exist), {self.failed} failed"
+        )
 
 
 class JobFailed(RuntimeError):
@@ -88,8 +93,13 @@ def shard(ids: Sequence[str], shard_index: int, num_shards: int) -> list[str]:
     return list(ids[shard_index::num_shards])
 
 
-def map_images(fn: Callable[[str], ImageResult], ids: Sequence[str], num_workers: int, desc: str,
-               initializer: Callable[[], None] | None = None) -> Iterator[ImageResult]:
+def map_images(
+    fn: Callable[[str], ImageResult],
+    ids: Sequence[str],
+    num_workers: int,
+    desc: str,
+    initializer: Callable[[], None] | None = None,
+) -> Iterator[ImageResult]:
     """Apply `fn` to every id, in a process pool when `num_workers > 1`, with a progress bar."""
     if num_workers > 1 and len(ids) > 1:
         with ProcessPoolExecutor(max_workers=min(num_workers, len(ids)), initializer=initializer) as pool:

@@ -14,13 +14,13 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
+from wsps import CONFIG_DIR
 from wsps.cues.grabcut import GrabCutParams
 from wsps.cues.job import CueOptions, run
 from wsps.cues.proposals import ProposalParams
-from wsps.io import InputError
+from wsps.data.metadata import meta_for
+from wsps.io import ConfigError, InputError
 from wsps.runner import run_job
-
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
 def options_from_config(cfg: DictConfig) -> CueOptions:
@@ -30,13 +30,23 @@ def options_from_config(cfg: DictConfig) -> CueOptions:
     proposals = OmegaConf.to_container(cfg.proposals, resolve=True)
     proposals["scales"] = tuple(float(s) for s in proposals["scales"])
     return CueOptions(
-        data_root=Path(to_absolute_path(cfg.data_root)), split=cfg.split, list_path=cfg.list_path,
-        annotation_dir=cfg.annotation_dir, annotation_template=cfg.annotation_template, class_names=tuple(cfg.class_names),
-        pred_root=Path(to_absolute_path(cfg.pred_root)), mcg_and_grabcut_dir=cfg.mcg_and_grabcut_dir,
-        grabcut_dir=cfg.grabcut_dir, proposals_dir=cfg.proposals_dir, output_template=cfg.mcg_and_grabcut_template,
-        thing_classes=tuple(cfg.thing_classes), force_overwrite=bool(cfg.force_overwrite), num_workers=int(cfg.num_workers),
-        shard_index=int(cfg.shard_index), num_shards=int(cfg.num_shards),
-        grabcut=GrabCutParams(**grabcut), proposals=ProposalParams(**proposals),
+        data_root=Path(to_absolute_path(cfg.data_root)),
+        meta=meta_for(cfg),
+        split=cfg.split,
+        list_path=cfg.list_path,
+        annotation_dir=cfg.annotation_dir,
+        annotation_template=cfg.annotation_template,
+        pred_root=Path(to_absolute_path(cfg.pred_root)),
+        mcg_and_grabcut_dir=cfg.mcg_and_grabcut_dir,
+        grabcut_dir=cfg.grabcut_dir,
+        proposals_dir=cfg.proposals_dir,
+        output_template=cfg.mcg_and_grabcut_template,
+        force_overwrite=bool(cfg.force_overwrite),
+        num_workers=int(cfg.num_workers),
+        shard_index=int(cfg.shard_index),
+        num_shards=int(cfg.num_shards),
+        grabcut=GrabCutParams(**grabcut),
+        proposals=ProposalParams(**proposals),
     )
 
 
@@ -45,10 +55,12 @@ def main(cfg: DictConfig) -> None:
     def cues():
         opts = options_from_config(cfg)
         if opts.num_shards < 1 or not 0 <= opts.shard_index < opts.num_shards:
-            raise InputError("shard_index", f"need 0 <= shard_index < num_shards, got {opts.shard_index} and {opts.num_shards}")
+            raise InputError(
+                "shard_index", f"need 0 <= shard_index < num_shards, got {opts.shard_index} and {opts.num_shards}"
+            )
         return run(opts)
 
-    run_job("cues", cues, (InputError, TypeError))  # TypeError: an unknown GrabCut or proposal parameter
+    run_job("cues", cues, (ConfigError, InputError, TypeError))  # TypeError: an unknown GrabCut or proposal parameter
 
 
 if __name__ == "__main__":

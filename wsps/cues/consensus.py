@@ -31,7 +31,9 @@ def cue_map(shape, boxes: Sequence[Box], instance_boxes: Sequence[Box], masks, i
     return out
 
 
-def mandg_consensus(grabcut: np.ndarray, proposals: np.ndarray, thing_classes: Sequence[int], ignore_label: int = 255) -> np.ndarray:
+def mandg_consensus(
+    grabcut: np.ndarray, proposals: np.ndarray, thing_classes: Sequence[int], ignore_label: int = 255
+) -> np.ndarray:
     """Keep a thing class where both cue maps give it; background (0) where both say so; the
     rest (disagreement, contested, no cue inside a box) becomes `ignore_label`."""
     agree = grabcut == proposals

@@ -44,7 +44,15 @@ def grabcut_box(image: np.ndarray, box: Box, params: GrabCutParams) -> tuple[sli
     background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
     cv2.setRNGSeed(params.seed)
     try:
-        cv2.grabCut(cv2.cvtColor(work, cv2.COLOR_RGB2BGR), mask, None, background, foreground, params.iterations, cv2.GC_INIT_WITH_MASK)
+        cv2.grabCut(
+            cv2.cvtColor(work, cv2.COLOR_RGB2BGR),
+            mask,
+            None,
+            background,
+            foreground,
+            params.iterations,
+            cv2.GC_INIT_WITH_MASK,
+        )
     except cv2.error:
         pass  # a box too small or too uniform to model: the seeds stand as they are
     fg = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)

@@ -67,14 +67,20 @@ def _initial_regions(seg: np.ndarray, features: np.ndarray, box_mask: np.ndarray
     for channel in range(3):
         np.add.at(hist, (flat, features[:, channel]), 1)
     hist /= np.maximum(hist.sum(axis=1, keepdims=True), 1)
-    return {k: _Region(size[k], inside[k], np.array([x0[k], y0[k], x1[k], y1[k]]), hist[k], [k]) for k in range(n) if size[k] > 0}
+    return {
+        k: _Region(size[k], inside[k], np.array([x0[k], y0[k], x1[k], y1[k]]), hist[k], [k])
+        for k in range(n)
+        if size[k] > 0
+    }
 
 
 def _adjacent_pairs(seg: np.ndarray) -> np.ndarray:
-    pairs = np.concatenate([
-        np.stack([seg[:, :-1].ravel(), seg[:, 1:].ravel()], axis=1),
-        np.stack([seg[:-1].ravel(), seg[1:].ravel()], axis=1),
-    ])
+    pairs = np.concatenate(
+        [
+            np.stack([seg[:, :-1].ravel(), seg[:, 1:].ravel()], axis=1),
+            np.stack([seg[:-1].ravel(), seg[1:].ravel()], axis=1),
+        ]
+    )
     pairs = np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1)
     return np.unique(pairs, axis=0)
 
@@ -106,7 +112,9 @@ def hierarchy_best(seg: np.ndarray, features: np.ndarray, box_mask: np.ndarray, 
     for a, b in _adjacent_pairs(seg):
         neighbours[int(a)].add(int(b))
         neighbours[int(b)].add(int(a))
-    heap = [(-_similarity(regions[a], regions[b], image_area), a, b) for a in neighbours for b in neighbours[a] if a < b]
+    heap = [
+        (-_similarity(regions[a], regions[b], image_area), a, b) for a in neighbours for b in neighbours[a] if a < b
+    ]
     heapq.heapify(heap)
     next_id = max(regions) + 1
     while heap:
@@ -114,8 +122,13 @@ def hierarchy_best(seg: np.ndarray, features: np.ndarray, box_mask: np.ndarray, 
         if a not in regions or b not in regions:
             continue  # one side was merged since
         ra, rb = regions.pop(a), regions.pop(b)
-        merged = _Region(ra.size + rb.size, ra.inside + rb.inside, _union_bbox(ra.bbox, rb.bbox),
-                         (ra.hist * ra.size + rb.hist * rb.size) / (ra.size + rb.size), ra.members + rb.members)
+        merged = _Region(
+            ra.size + rb.size,
+            ra.inside + rb.inside,
+            _union_bbox(ra.bbox, rb.bbox),
+            (ra.hist * ra.size + rb.hist * rb.size) / (ra.size + rb.size),
+            ra.members + rb.members,
+        )
         score = iou(merged)
         if score > best_score:
             best_score, best_members = score, merged.members

@@ -20,7 +20,9 @@ def _bins(image: np.ndarray, bits: int) -> np.ndarray:
     return (q[..., 0] << (2 * bits)) | (q[..., 1] << bits) | q[..., 2]
 
 
-def fit_colour_lookup(pairs: Iterable[tuple[np.ndarray, np.ndarray]], num_classes: int = 19, bits: int = 5) -> np.ndarray:
+def fit_colour_lookup(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]], num_classes: int = 19, bits: int = 5
+) -> np.ndarray:
     """The lookup table (one train id per RGB bin) from (RGB image, train-id map) pairs."""
     counts = np.zeros((1 << (3 * bits), num_classes), np.int64)
     for image, label in pairs:

@@ -20,8 +20,9 @@ def city_of(image_id: str) -> str:
     return image_id.split("_", 1)[0]
 
 
-def image_path(root: Path, split: str, image_id: str) -> Path:
-    return Path(root) / "leftImg8bit" / split / city_of(image_id) / f"{image_id}_leftImg8bit.png"
+def image_path(root: Path, split: str, image_id: str, image_folder: str = "leftImg8bit") -> Path:
+    """`<root>/<image_folder>/<split>/<city>/<id>_<image_folder>.png`: the Cityscapes layout."""
+    return Path(root) / image_folder / split / city_of(image_id) / f"{image_id}_{image_folder}.png"
 
 
 def gt_path(root: Path, split: str, image_id: str, kind: str, gt_kind: str = "gtFine") -> Path:
@@ -71,11 +72,19 @@ def instances_from_pseudo(sem: np.ndarray, ins: np.ndarray, thing_classes, ignor
     return np.where(is_thing & (ins > 0) & (ins != ignore_label), ins, 0).astype(np.int32)
 
 
-def read_targets(root: Path, split: str, image_id: str, source: LabelSource, thing_classes, ignore_label: int = 255):
+def read_targets(
+    root: Path,
+    split: str,
+    image_id: str,
+    source: LabelSource,
+    thing_classes,
+    ignore_label: int = 255,
+    gt_kind: str = "gtFine",
+):
     """(`sem`, `inst`) of one image from its label source, shapes checked."""
     if source.uses_true_gt(image_id):
-        sem_path = gt_path(root, split, image_id, "labelTrainIds")
-        ins_path = gt_path(root, split, image_id, "instanceTrainIds")
+        sem_path = gt_path(root, split, image_id, "labelTrainIds", gt_kind)
+        ins_path = gt_path(root, split, image_id, "instanceTrainIds", gt_kind)
         sem, raw = read_label_png(sem_path), read_uint16_png(ins_path)
         inst = instances_from_gt(raw) if raw.shape == sem.shape else None
     else:
@@ -84,5 +93,7 @@ def read_targets(root: Path, split: str, image_id: str, source: LabelSource, thi
         sem, raw = read_label_png(sem_path), read_label_png(ins_path)
         inst = instances_from_pseudo(sem, raw, thing_classes, ignore_label) if raw.shape == sem.shape else None
     if inst is None:
-        raise InputError(ins_path, f"map is {raw.shape[0]}x{raw.shape[1]} but {sem_path.name} is {sem.shape[0]}x{sem.shape[1]}")
+        raise InputError(
+            ins_path, f"map is {raw.shape[0]}x{raw.shape[1]} but {sem_path.name} is {sem.shape[0]}x{sem.shape[1]}"
+        )
     return sem, inst

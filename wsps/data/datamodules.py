@@ -20,12 +20,12 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from wsps.data.cityscapes import LabelSource, gt_path, image_path, read_image, read_targets
+from wsps.data.cityscapes import LabelSource, read_image
+from wsps.data.metadata import DatasetMeta
 from wsps.data.targets import panoptic_targets
 from wsps.data.transforms import normalise, random_scale_crop_flip
 from wsps.gt.image_tags import crop_grid
 from wsps.io import InputError, read_id_list, read_label_png
-from wsps.labels import IGNORE_LABEL, THING_CLASSES
 
 
 def _rng() -> np.random.Generator:
@@ -68,26 +68,34 @@ class CropTagDataset(Dataset):
     """All fixed crops of each image with their tags: `crops` (K, 3, h, w), `tags` (K, C), the
     RGB `image` (for superpixels), its train ids `label` (to score CAM labels against), its `id`."""
 
-    def __init__(self, root, split: str, ids: Sequence[str], canvas_size, crop_size, num_classes: int = 19, flip: bool = False):
-        self.root, self.split, self.ids = Path(root), split, list(ids)
-        self.crops = crop_grid(canvas_size, crop_size)
-        self.canvas_size, self.num_classes, self.flip = tuple(canvas_size), num_classes, flip
+    def __init__(self, root, split: str, ids: Sequence[str], meta: DatasetMeta, flip: bool = False):
+        self.root, self.split, self.ids, self.meta = Path(root), split, list(ids), meta
+        self.crops = crop_grid(meta.canvas_size, meta.schk_crop_size)
+        self.canvas_size, self.num_classes, self.flip = meta.canvas_size, meta.num_classes, flip
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, index: int) -> dict:
         image_id = self.ids[index]
-        image = read_image(image_path(self.root, self.split, image_id))
-        label = read_label_png(gt_path(self.root, self.split, image_id, "labelTrainIds"))
+        image = read_image(self.meta.image_path(self.root, self.split, image_id))
+        label_path = self.meta.gt_path(self.root, self.split, image_id, "labelTrainIds")
+        label = self.meta.check_labels(read_label_png(label_path), label_path)
         if image.shape[:2] != self.canvas_size or label.shape != self.canvas_size:
-            raise ValueError(f"{image_id}: image {image.shape[:2]} / labels {label.shape} differ from canvas_size {self.canvas_size}")
+            raise ValueError(
+                f"{image_id}: image {image.shape[:2]} / labels {label.shape} differ from canvas_size {self.canvas_size}"
+            )
         crops = np.stack([normalise(image[crop]) for crop in self.crops])
         if self.flip:  # a horizontal flip leaves a crop's tags unchanged
             flipped = _rng().random(len(crops)) < 0.5
             crops[flipped] = crops[flipped][..., ::-1]
-        return {"crops": torch.from_numpy(crops), "tags": torch.from_numpy(crop_tags(label, self.crops, self.num_classes)),
-                "image": torch.from_numpy(image), "label": torch.from_numpy(label), "id": image_id}
+        return {
+            "crops": torch.from_numpy(crops),
+            "tags": torch.from_numpy(crop_tags(label, self.crops, self.num_classes)),
+            "image": torch.from_numpy(image),
+            "label": torch.from_numpy(label),
+            "id": image_id,
+        }
 
 
 class PanopticDataset(Dataset):
@@ -102,6 +110,7 @@ class PanopticDataset(Dataset):
         root,
         split: str,
         ids: Sequence[str],
+        meta: DatasetMeta,
         mode: str = "train",
         labels: LabelSource | None = None,
         crop_size: Sequence[int] = (128, 256),
@@ -109,42 +118,53 @@ class PanopticDataset(Dataset):
         sigma: float = 8.0,
         small_instance_area: int = 0,
         small_instance_weight: float = 1.0,
-        thing_classes: Sequence[int] = THING_CLASSES,
         tag_crop_size: Sequence[int] | None = None,
-        num_classes: int = 19,
     ):
         if mode not in ("train", "val", "predict"):
             raise ValueError(f"mode must be train, val or predict, got {mode!r}")
-        self.root, self.split, self.ids, self.mode = Path(root), split, list(ids), mode
+        self.root, self.split, self.ids, self.mode, self.meta = Path(root), split, list(ids), mode, meta
         self.labels = labels or LabelSource()
         self.crop_size, self.scale_range = tuple(crop_size), tuple(scale_range)
-        self.sigma, self.small_instance_area, self.small_instance_weight = sigma, small_instance_area, small_instance_weight
-        self.thing_classes = tuple(thing_classes)
-        self.tag_crop_size, self.num_classes = tag_crop_size and tuple(tag_crop_size), num_classes
+        self.sigma, self.small_instance_area, self.small_instance_weight = (
+            sigma,
+            small_instance_area,
+            small_instance_weight,
+        )
+        self.thing_classes, self.ignore_label = meta.thing_classes, meta.ignore_label
+        self.tag_crop_size, self.num_classes = tag_crop_size and tuple(tag_crop_size), meta.num_classes
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, index: int) -> dict:
         image_id = self.ids[index]
-        image = read_image(image_path(self.root, self.split, image_id))
+        image = read_image(self.meta.image_path(self.root, self.split, image_id))
         item = {"id": image_id}
         if self.mode == "predict":  # the RGB image too, for a CRF on the prediction
             return {**item, "image": torch.from_numpy(normalise(image)), "rgb": torch.from_numpy(image)}
-        sem, inst = read_targets(self.root, self.split, image_id, self.labels, self.thing_classes)
+        sem, inst = self.meta.read_targets(self.root, self.split, image_id, self.labels)
         if sem.shape != image.shape[:2]:
             raise ValueError(f"{image_id}: labels are {sem.shape} but the image is {image.shape[:2]}")
         if self.mode == "val":
-            return {**item, "image": torch.from_numpy(normalise(image)), "sem": torch.from_numpy(sem.astype(np.int64)), "inst": torch.from_numpy(inst)}
+            return {
+                **item,
+                "image": torch.from_numpy(normalise(image)),
+                "sem": torch.from_numpy(sem.astype(np.int64)),
+                "inst": torch.from_numpy(inst),
+            }
         rng = _rng()
         scale = rng.uniform(*self.scale_range)
-        maps, pads = [sem, inst], [IGNORE_LABEL, 0]
+        maps, pads = [sem, inst], [self.ignore_label, 0]
         if self.tag_crop_size:
             crops, bits, area = crop_layout(sem.shape, self.tag_crop_size)
-            truth_path = gt_path(self.root, self.split, image_id, "labelTrainIds")
+            truth_path = self.meta.gt_path(self.root, self.split, image_id, "labelTrainIds")
             truth = read_label_png(truth_path)
             if truth.shape != sem.shape:
-                raise InputError(truth_path, f"labels are {truth.shape[0]}x{truth.shape[1]} but the training labels are {sem.shape[0]}x{sem.shape[1]}")
+                raise InputError(
+                    truth_path,
+                    f"labels are {truth.shape[0]}x{truth.shape[1]} but the training labels are "
+                    f"{sem.shape[0]}x{sem.shape[1]}",
+                )
             item["crop_tags"] = torch.from_numpy(crop_tags(truth, crops, self.num_classes))
             maps.append(bits)
             pads.append(0)
@@ -154,37 +174,63 @@ class PanopticDataset(Dataset):
             shown = np.array([np.count_nonzero((maps[2] >> k) & 1) for k in range(len(crops))])
             item["crop_bits"] = torch.from_numpy(maps[2])
             item["crop_visible"] = torch.from_numpy(np.minimum(shown / (area * scale**2), 1).astype(np.float32))
-        targets = panoptic_targets(sem, inst, self.thing_classes, self.sigma, IGNORE_LABEL, self.small_instance_area, self.small_instance_weight)
-        return {**item, "image": torch.from_numpy(normalise(image)), **{k: torch.from_numpy(v) for k, v in targets.items()}}
+        targets = panoptic_targets(
+            sem,
+            inst,
+            self.thing_classes,
+            self.sigma,
+            self.ignore_label,
+            self.small_instance_area,
+            self.small_instance_weight,
+        )
+        return {
+            **item,
+            "image": torch.from_numpy(normalise(image)),
+            **{k: torch.from_numpy(v) for k, v in targets.items()},
+        }
 
 
 class _IdsMixin:
-    """The image ids of a split, from `data_root/lists/<split>_id.txt`."""
+    """The image ids of a split, from its id list (the dataset's `list_template`)."""
 
     data_root: Path
+    meta: DatasetMeta
 
     def split_ids(self, split: str, limit: int | None = None) -> list[str]:
-        ids = read_id_list(self.data_root / "lists" / f"{split}_id.txt")
+        ids = read_id_list(self.meta.list_path(self.data_root, split))
         return ids[:limit] if limit else ids
 
 
 class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
     """The classifier's data: 15 crops per image and their tags."""
 
-    def __init__(self, data_root: str, canvas_size: Sequence[int], crop_size: Sequence[int], train_split: str = "train",
-                 val_split: str = "val", predict_split: str = "train", batch_size: int = 4, num_workers: int = 0,
-                 num_classes: int = 19, limit: int | None = None):
+    def __init__(
+        self,
+        data_root: str,
+        meta: DatasetMeta,
+        train_split: str = "train",
+        val_split: str = "val",
+        predict_split: str = "train",
+        batch_size: int = 4,
+        num_workers: int = 0,
+        limit: int | None = None,
+    ):
         super().__init__()
-        self.data_root = Path(data_root)
-        self.canvas_size, self.crop_size, self.num_classes = tuple(canvas_size), tuple(crop_size), num_classes
+        self.data_root, self.meta = Path(data_root), meta
         self.train_split, self.val_split, self.predict_split = train_split, val_split, predict_split
         self.batch_size, self.num_workers, self.limit = batch_size, num_workers, limit
 
     def _dataset(self, split: str, flip: bool = False) -> CropTagDataset:
-        return CropTagDataset(self.data_root, split, self.split_ids(split, self.limit), self.canvas_size, self.crop_size, self.num_classes, flip)
+        return CropTagDataset(self.data_root, split, self.split_ids(split, self.limit), self.meta, flip)
 
     def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self._dataset(self.train_split, flip=True), shuffle=True)
@@ -201,12 +247,27 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
     """The segmenter's data: augmented training crops with targets (and, with `tag_crop_size`, the
     fixed crops' image tags), full validation images."""
 
-    def __init__(self, data_root: str, labels: LabelSource | None = None, train_split: str = "train", val_split: str = "val",
-                 predict_split: str = "train", crop_size: Sequence[int] = (128, 256), scale_range: Sequence[float] = (0.5, 2.0),
-                 sigma: float = 8.0, small_instance_area: int = 0, small_instance_weight: float = 1.0, batch_size: int = 4,
-                 val_batch_size: int = 1, num_workers: int = 0, limit: int | None = None, tag_crop_size: Sequence[int] | None = None):
+    def __init__(
+        self,
+        data_root: str,
+        meta: DatasetMeta,
+        labels: LabelSource | None = None,
+        train_split: str = "train",
+        val_split: str = "val",
+        predict_split: str = "train",
+        crop_size: Sequence[int] = (128, 256),
+        scale_range: Sequence[float] = (0.5, 2.0),
+        sigma: float = 8.0,
+        small_instance_area: int = 0,
+        small_instance_weight: float = 1.0,
+        batch_size: int = 4,
+        val_batch_size: int = 1,
+        num_workers: int = 0,
+        limit: int | None = None,
+        tag_crop_size: Sequence[int] | None = None,
+    ):
         super().__init__()
-        self.data_root, self.labels = Path(data_root), labels or LabelSource()
+        self.data_root, self.meta, self.labels = Path(data_root), meta, labels or LabelSource()
         self.tag_crop_size = tag_crop_size
         self.train_split, self.val_split, self.predict_split = train_split, val_split, predict_split
         self.crop_size, self.scale_range, self.sigma = tuple(crop_size), tuple(scale_range), sigma
@@ -215,13 +276,30 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
         self.limit = limit
 
     def _dataset(self, split: str, mode: str, labels: LabelSource | None = None) -> PanopticDataset:
-        return PanopticDataset(self.data_root, split, self.split_ids(split, self.limit), mode, labels or LabelSource(), self.crop_size,
-                               self.scale_range, self.sigma, self.small_instance_area, self.small_instance_weight,
-                               tag_crop_size=self.tag_crop_size if mode == "train" else None)
+        return PanopticDataset(
+            self.data_root,
+            split,
+            self.split_ids(split, self.limit),
+            self.meta,
+            mode,
+            labels or LabelSource(),
+            self.crop_size,
+            self.scale_range,
+            self.sigma,
+            self.small_instance_area,
+            self.small_instance_weight,
+            tag_crop_size=self.tag_crop_size if mode == "train" else None,
+        )
 
     def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, drop_last=shuffle and len(dataset) > batch_size)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            drop_last=shuffle and len(dataset) > batch_size,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self._dataset(self.train_split, "train", self.labels), self.batch_size, shuffle=True)

@@ -27,12 +27,12 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from wsps import CONFIG_DIR
 from wsps.io import write_png, write_text
 from wsps.labels import instance_ids_to_train_ids, label_ids_to_train_ids
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 CITIES = {"train": ("avalon", "brookfield", "cedarton", "dunmore"), "val": ("eastwick", "fairhaven")}
 ID = {name: label.id for name, label in name2label.items()}
 
@@ -112,7 +112,9 @@ def _rect(shape, x0, y0, x1, y1) -> np.ndarray:
 
 def _ellipse(shape, cx, cy, rx, ry) -> np.ndarray:
     mask = _mask(shape)
-    cv2.ellipse(mask, (int(round(cx)), int(round(cy))), (max(1, int(round(rx))), max(1, int(round(ry)))), 0, 0, 360, 1, -1)
+    cv2.ellipse(
+        mask, (int(round(cx)), int(round(cy))), (max(1, int(round(rx))), max(1, int(round(ry)))), 0, 0, 360, 1, -1
+    )
     return mask.astype(bool)
 
 
@@ -127,7 +129,13 @@ def draw_background(s: Scene, horizon: float, vanish_x: float) -> dict:
     sky = texture(rng, (h, w), sky_top, 6, h / 3, colour2=np.clip(sky_top + 50, 0, 255))
     s.paint(_rect((h, w), 0, 0, w, h), "sky", sky)
     for _ in range(rng.integers(0, 4)):  # clouds: still sky
-        cloud = _ellipse((h, w), rng.uniform(0, w), rng.uniform(0, horizon * 0.6), rng.uniform(0.05, 0.15) * w, rng.uniform(0.02, 0.06) * h)
+        cloud = _ellipse(
+            (h, w),
+            rng.uniform(0, w),
+            rng.uniform(0, horizon * 0.6),
+            rng.uniform(0.05, 0.15) * w,
+            rng.uniform(0.02, 0.06) * h,
+        )
         s.paint(cloud, "sky", texture(rng, (h, w), _colour(rng, GREYS + [(235, 235, 240)]), 10, 3))
 
     # buildings along the horizon, with gaps of sky
@@ -140,7 +148,12 @@ def draw_background(s: Scene, horizon: float, vanish_x: float) -> dict:
             mask = _rect((h, w), x, top, x + bw, horizon + 0.04 * h)
             win_w, win_h = max(2.0, 0.018 * w), max(2.0, 0.03 * h)
             pitch_x, pitch_y = win_w * rng.uniform(1.8, 2.8), win_h * rng.uniform(1.8, 2.6)
-            windows = mask & (((cols - x) % pitch_x) < win_w) & (((rows - top) % pitch_y) < win_h) & (rows < horizon - 0.02 * h)
+            windows = (
+                mask
+                & (((cols - x) % pitch_x) < win_w)
+                & (((rows - top) % pitch_y) < win_h)
+                & (rows < horizon - 0.02 * h)
+            )
             glass = _colour(rng, [(40, 50, 70), (120, 150, 180), (200, 200, 170)], 10)
             facade[windows] = glass
             s.paint(mask, "building", facade)
@@ -153,7 +166,13 @@ def draw_background(s: Scene, horizon: float, vanish_x: float) -> dict:
         trunk = _rect((h, w), cx - 0.008 * w, base - 0.25 * h, cx + 0.008 * w, base)
         s.paint(trunk, "vegetation", texture(rng, (h, w), (90, 70, 50), 10, 2))
         for _ in range(rng.integers(2, 5)):
-            blob = _ellipse((h, w), cx + rng.normal(0, crown_r * 0.4), base - 0.25 * h + rng.normal(0, crown_r * 0.3), crown_r, crown_r * rng.uniform(0.6, 1.0))
+            blob = _ellipse(
+                (h, w),
+                cx + rng.normal(0, crown_r * 0.4),
+                base - 0.25 * h + rng.normal(0, crown_r * 0.3),
+                crown_r,
+                crown_r * rng.uniform(0.6, 1.0),
+            )
             s.paint(blob, "vegetation", leaves)
 
     # ground: grass or sidewalk everywhere below the horizon, then sidewalks and the road
@@ -205,14 +224,28 @@ def draw_street_furniture(s: Scene, g: dict) -> None:
         size = max(2.0, 0.03 * w * (0.4 + depth))
         if rng.random() < 0.6:
             sign = _colour(rng, [(200, 30, 30), (30, 60, 170), (235, 235, 230), (230, 190, 30)], 10)
-            shape = _ellipse((h, w), x, y - height, size / 2, size / 2) if rng.random() < 0.5 else _poly(
-                (h, w), [(x - size / 2, y - height + size / 2), (x + size / 2, y - height + size / 2), (x, y - height - size / 2)])
+            shape = (
+                _ellipse((h, w), x, y - height, size / 2, size / 2)
+                if rng.random() < 0.5
+                else _poly(
+                    (h, w),
+                    [
+                        (x - size / 2, y - height + size / 2),
+                        (x + size / 2, y - height + size / 2),
+                        (x, y - height - size / 2),
+                    ],
+                )
+            )
             s.paint(shape, "traffic sign", texture(rng, (h, w), sign, 4, 2))
         else:
             box = texture(rng, (h, w), (30, 30, 30), 4, 2)
             lamp = _ellipse((h, w), x, y - height + size * 0.4, size * 0.25, size * 0.25)
             box[lamp] = _colour(rng, [(230, 40, 30), (250, 190, 40), (40, 220, 90)], 5)
-            s.paint(_rect((h, w), x - size / 3, y - height - size * 0.3, x + size / 3, y - height + size * 0.9), "traffic light", box)
+            s.paint(
+                _rect((h, w), x - size / 3, y - height - size * 0.3, x + size / 3, y - height + size * 0.9),
+                "traffic light",
+                box,
+            )
 
 
 # ----------------------------------------------------------------------------- things
@@ -220,8 +253,18 @@ def draw_street_furniture(s: Scene, g: dict) -> None:
 
 def _car_mask(shape, x, y, cw, ch):
     body = _rect(shape, x, y - ch * 0.55, x + cw, y - ch * 0.1)
-    cabin = _poly(shape, [(x + cw * 0.18, y - ch * 0.55), (x + cw * 0.3, y - ch), (x + cw * 0.75, y - ch), (x + cw * 0.88, y - ch * 0.55)])
-    wheels = _ellipse(shape, x + cw * 0.2, y - ch * 0.12, cw * 0.1, ch * 0.13) | _ellipse(shape, x + cw * 0.8, y - ch * 0.12, cw * 0.1, ch * 0.13)
+    cabin = _poly(
+        shape,
+        [
+            (x + cw * 0.18, y - ch * 0.55),
+            (x + cw * 0.3, y - ch),
+            (x + cw * 0.75, y - ch),
+            (x + cw * 0.88, y - ch * 0.55),
+        ],
+    )
+    wheels = _ellipse(shape, x + cw * 0.2, y - ch * 0.12, cw * 0.1, ch * 0.13) | _ellipse(
+        shape, x + cw * 0.8, y - ch * 0.12, cw * 0.1, ch * 0.13
+    )
     return body | cabin | wheels, cabin, wheels
 
 
@@ -235,8 +278,14 @@ def draw_vehicle(s: Scene, x: float, y: float, scale: float, kind: str) -> None:
     else:
         cw, ch = (0.32 if kind == "truck" else 0.4) * w * scale, (0.3 if kind == "truck" else 0.28) * h * scale
         mask = _rect(shape, x, y - ch, x + cw, y - ch * 0.08)
-        cabin = _rect(shape, x + cw * 0.05, y - ch * 0.9, x + cw * 0.95, y - ch * 0.6) if kind == "bus" else _rect(shape, x + cw * 0.72, y - ch * 0.9, x + cw * 0.95, y - ch * 0.55)
-        wheels = _ellipse(shape, x + cw * 0.15, y - ch * 0.08, cw * 0.06, ch * 0.09) | _ellipse(shape, x + cw * 0.85, y - ch * 0.08, cw * 0.06, ch * 0.09)
+        cabin = (
+            _rect(shape, x + cw * 0.05, y - ch * 0.9, x + cw * 0.95, y - ch * 0.6)
+            if kind == "bus"
+            else _rect(shape, x + cw * 0.72, y - ch * 0.9, x + cw * 0.95, y - ch * 0.55)
+        )
+        wheels = _ellipse(shape, x + cw * 0.15, y - ch * 0.08, cw * 0.06, ch * 0.09) | _ellipse(
+            shape, x + cw * 0.85, y - ch * 0.08, cw * 0.06, ch * 0.09
+        )
         mask |= wheels
         paint = texture(rng, shape, _colour(rng, VIVID + WARM, 10), 5, 8)
     paint[cabin] = _colour(rng, [(40, 50, 65), (90, 110, 130)], 8)
@@ -249,8 +298,14 @@ def _person_mask(shape, x, y, ph, rng):
     head = _ellipse(shape, x, y - ph * 0.9, pw * 0.28, ph * 0.09)
     torso = _rect(shape, x - pw * 0.4, y - ph * 0.8, x + pw * 0.4, y - ph * 0.42)
     stride = rng.uniform(0, 0.25) * pw
-    legs = _poly(shape, [(x - pw * 0.35, y - ph * 0.45), (x - pw * 0.05, y - ph * 0.45), (x - stride, y), (x - stride - pw * 0.25, y)])
-    legs |= _poly(shape, [(x + pw * 0.05, y - ph * 0.45), (x + pw * 0.35, y - ph * 0.45), (x + stride + pw * 0.25, y), (x + stride, y)])
+    legs = _poly(
+        shape,
+        [(x - pw * 0.35, y - ph * 0.45), (x - pw * 0.05, y - ph * 0.45), (x - stride, y), (x - stride - pw * 0.25, y)],
+    )
+    legs |= _poly(
+        shape,
+        [(x + pw * 0.05, y - ph * 0.45), (x + pw * 0.35, y - ph * 0.45), (x + stride + pw * 0.25, y), (x + stride, y)],
+    )
     return head, torso, legs
 
 
@@ -289,8 +344,10 @@ def draw_things(s: Scene, g: dict) -> None:
     objects = []
     for _ in range(rng.integers(2, 9)):
         depth = rng.uniform(0.08, 1.0)
-        kind = rng.choice(["car", "car", "car", "parked", "person", "person", "crowd", "bicycle", "motorcycle", "truck", "bus"],
-                          p=[0.17, 0.17, 0.1, 0.12, 0.14, 0.1, 0.04, 0.07, 0.03, 0.03, 0.03])
+        kind = rng.choice(
+            ["car", "car", "car", "parked", "person", "person", "crowd", "bicycle", "motorcycle", "truck", "bus"],
+            p=[0.17, 0.17, 0.1, 0.12, 0.14, 0.1, 0.04, 0.07, 0.03, 0.03, 0.03],
+        )
         objects.append((depth, kind, rng.uniform(-0.1, 1.0) * w))
     for depth, kind, x in sorted(objects, key=lambda o: o[0]):
         y = g["horizon"] + depth * (h - g["horizon"]) + 1
@@ -316,8 +373,13 @@ def draw_things(s: Scene, g: dict) -> None:
 def render(height: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One scene: RGB (uint8 HxWx3), official label ids (uint8), official instance ids (uint16)."""
     rng = np.random.default_rng(seed)
-    s = Scene(np.zeros((height, width, 3), np.float32), np.zeros((height, width), np.uint8),
-              np.zeros((height, width), np.uint16), rng, {})
+    s = Scene(
+        np.zeros((height, width, 3), np.float32),
+        np.zeros((height, width), np.uint8),
+        np.zeros((height, width), np.uint16),
+        rng,
+        {},
+    )
     horizon = height * rng.uniform(0.33, 0.5)
     g = draw_background(s, horizon, width * rng.uniform(0.3, 0.7))
     draw_street_furniture(s, g)

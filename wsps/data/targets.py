@@ -64,7 +64,12 @@ def panoptic_targets(
         for k, (cy, cx) in centres.items():
             lut_y[k], lut_x[k] = cy, cx
             y, x = int(round(cy)), int(round(cx))
-            y0, y1, x0, x1 = max(0, y - radius), min(height, y + radius + 1), max(0, x - radius), min(width, x + radius + 1)
+            y0, y1, x0, x1 = (
+                max(0, y - radius),
+                min(height, y + radius + 1),
+                max(0, x - radius),
+                min(width, x + radius + 1),
+            )
             patch = kernel[y0 - (y - radius) : y1 - (y - radius), x0 - (x - radius) : x1 - (x - radius)]
             np.maximum(center[y0:y1, x0:x1], patch, out=center[y0:y1, x0:x1])
         rows, cols = np.indices((height, width), dtype=np.float32)

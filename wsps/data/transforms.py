@@ -51,7 +51,9 @@ def random_scale_crop_flip(
     pad_h, pad_w = max(0, crop_h - size[0]), max(0, crop_w - size[1])
     if pad_h or pad_w:
         image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        maps = [cv2.copyMakeBorder(m, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=int(p)) for m, p in zip(maps, pads)]
+        maps = [
+            cv2.copyMakeBorder(m, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=int(p)) for m, p in zip(maps, pads)
+        ]
     y = int(rng.integers(0, image.shape[0] - crop_h + 1))
     x = int(rng.integers(0, image.shape[1] - crop_w + 1))
     window = (slice(y, y + crop_h), slice(x, x + crop_w))

@@ -15,12 +15,13 @@ import hydra
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
+from wsps import CONFIG_DIR
+from wsps.data.metadata import meta_for
 from wsps.eval.folders import score_label_folder
-from wsps.io import InputError, read_id_list
+from wsps.io import ConfigError, InputError, read_id_list
 from wsps.runner import finish
 
 log = logging.getLogger("wsps.eval")
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="evaluate")
@@ -30,12 +31,22 @@ def main(cfg: DictConfig) -> None:
         ids = read_id_list(data_root / cfg.list_path)
         ids = ids[: cfg.limit] if cfg.limit else ids
         ins_dir = labels / cfg.ins_save_dir if cfg.ins_save_dir else None
-        scores = score_label_folder(data_root, cfg.split, ids, labels / cfg.sem_save_dir, ins_dir, Path(to_absolute_path(cfg.work_dir)))
-    except InputError as err:
+        scores = score_label_folder(
+            meta_for(cfg),
+            data_root,
+            cfg.split,
+            ids,
+            labels / cfg.sem_save_dir,
+            ins_dir,
+            Path(to_absolute_path(cfg.work_dir)),
+        )
+    except (ConfigError, InputError) as err:
         log.error("%s", err)
         finish(2, str(err))
         return
-    log.info("%s, %d images of %s: %s", labels, len(ids), cfg.split, json.dumps({k: round(v, 4) for k, v in scores.items()}))
+    log.info(
+        "%s, %d images of %s: %s", labels, len(ids), cfg.split, json.dumps({k: round(v, 4) for k, v in scores.items()})
+    )
 
 
 if __name__ == "__main__":

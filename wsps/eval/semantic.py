@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassJaccardIndex
-
-from wsps.labels import CLASS_NAMES, IGNORE_LABEL
 
 
 class SemanticIoU(MulticlassJaccardIndex):
@@ -19,7 +17,7 @@ class SemanticIoU(MulticlassJaccardIndex):
     Predicted `ignore_label` pixels go to an extra "unlabelled" class: they lower the IoU of
     the true class, as unlabelled pseudo-GT should. A Metric: synced across processes."""
 
-    def __init__(self, num_classes: int = 19, ignore_label: int = IGNORE_LABEL):
+    def __init__(self, num_classes: int, ignore_label: int = 255):
         super().__init__(num_classes + 1, average="none", ignore_index=ignore_label, zero_division=float("nan"))
         self.classes, self.ignore_label = num_classes, ignore_label
 
@@ -35,10 +33,16 @@ class SemanticIoU(MulticlassJaccardIndex):
     def miou(self) -> float:
         return float(torch.nanmean(self.compute()))
 
-    def per_class(self, names: Sequence[str] = CLASS_NAMES) -> dict[str, float]:
+    def per_class(self, names: Sequence[str]) -> dict[str, float]:
         """IoU by class name, classes absent from predictions and targets left out: where the
         mean comes from (thin classes with no cue, classes confused with their neighbours)."""
         return {name: float(v) for name, v in zip(names, self.compute().tolist()) if not math.isnan(v)}
+
+
+def best_threshold(scores: Mapping[float, tuple[float, float]], beta: float = 0.5) -> float:
+    """The threshold whose (precision, coverage) has the best F-beta, the first on ties: the one
+    sweep behind both the CAM threshold and generate_gt's score threshold."""
+    return max(scores, key=lambda t: f_beta(*scores[t], beta=beta))
 
 
 def f_beta(precision: float, coverage: float, beta: float = 0.5) -> float:
@@ -54,7 +58,7 @@ class ScoreHistogram(Metric):
     those whose label is right. `best_threshold` then tells which score threshold (generate_gt's
     `score_thresh`) keeps pixels with the best F0.5 of precision and coverage."""
 
-    def __init__(self, bins: int = 100, ignore_label: int = IGNORE_LABEL):
+    def __init__(self, bins: int = 100, ignore_label: int = 255):
         super().__init__()
         self.bins, self.ignore_label = bins, ignore_label
         self.add_state("total", torch.zeros(bins), dist_reduce_fx="sum")
@@ -72,11 +76,12 @@ class ScoreHistogram(Metric):
     def best_threshold(self, thresholds=tuple(k / 20 for k in range(1, 20)) + (0.99,)) -> tuple[float, float, float]:
         """(threshold, precision, coverage) with the best F0.5 among `thresholds`."""
         total, correct = self.compute()
-        best = (0.0, 0.0, 0.0)
+        scores = {}
         for t in thresholds:
             start = int(round(t * self.bins))
             kept, right = float(total[start:].sum()), float(correct[start:].sum())
-            precision, coverage = (right / kept if kept else 0.0), (right / float(total.sum()) if total.sum() else 0.0)
-            if f_beta(precision, coverage) > f_beta(best[1], best[2]):
-                best = (t, precision, coverage)
-        return best
+            scores[t] = (right / kept if kept else 0.0), (right / float(total.sum()) if total.sum() else 0.0)
+        if not any(f_beta(*pc) > 0 for pc in scores.values()):
+            return 0.0, 0.0, 0.0
+        best = best_threshold(scores)
+        return best, *scores[best]

@@ -9,7 +9,9 @@ import numpy as np
 from wsps.gt.boxes import Box, box_slices
 
 
-def apply_bbox_prior(label: np.ndarray, boxes: Sequence[Box], thing_classes: Sequence[int], ignore_label: int = 255) -> np.ndarray:
+def apply_bbox_prior(
+    label: np.ndarray, boxes: Sequence[Box], thing_classes: Sequence[int], ignore_label: int = 255
+) -> np.ndarray:
     """Thing pixels outside the union of their class's boxes (groups included) become ignore."""
     out = label.copy()
     for class_id in thing_classes:

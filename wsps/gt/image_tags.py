@@ -37,8 +37,10 @@ def crop_grid(canvas_size: Sequence[int], crop_size: Sequence[int]) -> list[tupl
     overlap_w = _ceil_div(n_w * crop_w - width, n_w - 1)
     overlap_h = _ceil_div(n_h * crop_h - height, n_h - 1)
     return [
-        (slice(j * (crop_h - overlap_h), j * (crop_h - overlap_h) + crop_h),
-         slice(i * (crop_w - overlap_w), i * (crop_w - overlap_w) + crop_w))
+        (
+            slice(j * (crop_h - overlap_h), j * (crop_h - overlap_h) + crop_h),
+            slice(i * (crop_w - overlap_w), i * (crop_w - overlap_w) + crop_w),
+        )
         for i in range(n_w)
         for j in range(n_h)
     ]
@@ -59,7 +61,10 @@ def check_image_level_tags(
     `gt_label` per cell, and one table lookup per cell finds the pixels to drop.
     """
     if gt_label.shape != label.shape:
-        raise ValueError(f"tag label map is {gt_label.shape[0]}x{gt_label.shape[1]} but the label map is {label.shape[0]}x{label.shape[1]}")
+        raise ValueError(
+            f"tag label map is {gt_label.shape[0]}x{gt_label.shape[1]} but the label map is "
+            f"{label.shape[0]}x{label.shape[1]}"
+        )
     crops = crop_grid(label.shape, crop_size)
     row_cuts = sorted({edge for rows, _ in crops for edge in (rows.start, rows.stop)})
     col_cuts = sorted({edge for _, cols in crops for edge in (cols.start, cols.stop)})

@@ -52,7 +52,8 @@ def ins_box_process(
                 instance_boxes.append(box)
     if len(instance_boxes) > MAX_INSTANCE_ID:
         raise TooManyInstances(
-            f"{len(instance_boxes)} instances (stuff boxes included) exceed the {MAX_INSTANCE_ID} ids of an 8-bit instance map"
+            f"{len(instance_boxes)} instances (stuff boxes included) exceed the {MAX_INSTANCE_ID} ids of "
+            f"an 8-bit instance map"
         )
     instances = [Instance(k, b.class_id, class_names[b.class_id]) for k, b in enumerate(instance_boxes, start=1)]
     by_class: dict[int, list[tuple[int, Box]]] = {}
@@ -80,8 +81,10 @@ def ins_box_process(
         count = np.zeros(is_class.shape, dtype=np.uint16)
         owner = np.zeros(is_class.shape, dtype=np.uint8)
         for (ins_id, _), (rows, cols) in zip(members, slices):
-            local = (slice(rows.start - region[0].start, rows.stop - region[0].start),
-                     slice(cols.start - region[1].start, cols.stop - region[1].start))
+            local = (
+                slice(rows.start - region[0].start, rows.stop - region[0].start),
+                slice(cols.start - region[1].start, cols.stop - region[1].start),
+            )
             count[local] += 1
             owner[local] = ins_id
         count, owner = count[is_class], owner[is_class]
@@ -96,5 +99,7 @@ def _union(slices: Sequence[tuple[slice, slice]]) -> tuple[slice, slice]:
     spans = [(r, c) for r, c in slices if r.stop > r.start and c.stop > c.start]
     if not spans:
         return slice(0, 0), slice(0, 0)
-    return (slice(min(r.start for r, _ in spans), max(r.stop for r, _ in spans)),
-            slice(min(c.start for _, c in spans), max(c.stop for _, c in spans)))
+    return (
+        slice(min(r.start for r, _ in spans), max(r.stop for r, _ in spans)),
+        slice(min(c.start for _, c in spans), max(c.stop for _, c in spans)),
+    )

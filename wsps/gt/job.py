@@ -22,7 +22,11 @@ def run(opts: GTOptions) -> Summary:
         log.warning("save_sem, save_ins and visualise_results are all false: nothing will be written")
     log.info(
         "generating GT for %d image(s) (shard %d of %d) from %s into %s",
-        len(ids), opts.shard_index, opts.num_shards, Path(opts.pred_root, opts.pred_dir), opts.pred_root,
+        len(ids),
+        opts.shard_index,
+        opts.num_shards,
+        Path(opts.pred_root, opts.pred_dir),
+        opts.pred_root,
     )
     summary = collect(map_images(partial(process_image, opts), ids, opts.num_workers, "generate_gt"), len(ids))
     log.info("%s", summary)

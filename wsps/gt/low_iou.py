@@ -8,13 +8,11 @@ import numpy as np
 
 from wsps.gt.boxes import Box, box_slices
 
-#: The reference fixes the stuff list of this stage, whatever the dataset's options say.
-LOW_IOU_STUFF_CLASSES = tuple(range(11))
-
 
 def check_low_iou(
     label: np.ndarray,
     boxes: Sequence[Box],
+    stuff_classes: Sequence[int],
     ichk_thresh: float = 0.5,
     ichk_do_not_alter_existing_things: bool = True,
     ignore_label: int = 255,
@@ -26,13 +24,19 @@ def check_low_iou(
     with MATLAB's `poly2mask` on pixel-centre vertices. A box one pixel wide or high thus has
     no pixels and is left alone (the reference's 0/0). All tests read the input; later
     (smaller) boxes overwrite earlier ones in the output.
+
+    The reference fixes `stuff_classes` to 0..10, Cityscapes' stuff train ids, whatever its
+    options say; here they are the dataset's, the same list on Cityscapes.
     """
     out = label.copy()
-    keep = (label == ignore_label) | (label <= max(LOW_IOU_STUFF_CLASSES)) if ichk_do_not_alter_existing_things else None
+    stuff = set(stuff_classes)
+    is_stuff = np.zeros(256, bool)
+    is_stuff[list(stuff)] = True
+    keep = (label == ignore_label) | is_stuff[label] if ichk_do_not_alter_existing_things else None
     order = sorted(range(len(boxes)), key=lambda k: -boxes[k].area)  # stable: ties keep file order
     for k in order:
         box = boxes[k]
-        if box.is_grp or box.class_id in LOW_IOU_STUFF_CLASSES:
+        if box.is_grp or box.class_id in stuff:
             continue
         crop = box_slices(box, top_left_inclusive=False)
         inside = label[crop]

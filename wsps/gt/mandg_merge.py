@@ -36,7 +36,9 @@ def merge_with_mcg_and_grabcut(
 ) -> np.ndarray:
     """Pixel-wise merge of the M&G map and the labels (spec 4.3)."""
     if mandg.shape != label.shape:
-        raise ValueError(f"M&G map is {mandg.shape[0]}x{mandg.shape[1]} but the label map is {label.shape[0]}x{label.shape[1]}")
+        raise ValueError(
+            f"M&G map is {mandg.shape[0]}x{mandg.shape[1]} but the label map is {label.shape[0]}x{label.shape[1]}"
+        )
     table = merge_table(tuple(int(c) for c in stuff_classes), tuple(int(c) for c in thing_classes), int(ignore_label))
     index = mandg.astype(np.uint16)
     index <<= 8

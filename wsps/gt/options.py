@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from wsps.gt.image_tags import crop_grid
+from wsps.io import ConfigError
 
-
-class ConfigError(ValueError):
-    """An option value the job cannot run with; raised before any image is touched."""
+__all__ = ["ConfigError", "GTOptions"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,9 @@ class GTOptions:
     def from_mapping(cls, cfg: Mapping[str, Any], resolve_path=lambda p: str(Path(p).absolute())) -> GTOptions:
         """Build and validate options from a resolved config; `resolve_path` anchors relative roots."""
         if cfg.get("split") == "test":
-            raise ConfigError("split=test: predictions on the test split cannot be post-processed (no boxes or tags exist for it)")
+            raise ConfigError(
+                "split=test: predictions on the test split cannot be post-processed (no boxes or tags exist for it)"
+            )
         names = [field.name for field in dataclasses.fields(cls)]
         missing = [name for name in names if name not in cfg]
         if missing:
@@ -93,11 +94,21 @@ class GTOptions:
                 raise
             raise ConfigError(f"malformed option value: {err}") from None
         for name in names:
-            if name.startswith(("run_", "save_", "force_", "visualise_", "ichk_do_")) and not isinstance(values[name], bool):
+            if name.startswith(("run_", "save_", "force_", "visualise_", "ichk_do_")) and not isinstance(
+                values[name], bool
+            ):
                 raise ConfigError(f"{name} must be true or false, got {values[name]!r}")
-        for name in ("annotation_template", "pred_template", "pred_score_template", "mcg_and_grabcut_template", "gt_label_template"):
+        for name in (
+            "annotation_template",
+            "pred_template",
+            "pred_score_template",
+            "mcg_and_grabcut_template",
+            "gt_label_template",
+        ):
             if str(values[name]).count("%s") != 1:
-                raise ConfigError(f"{name} must contain '%s' exactly once (where the image id goes), got {values[name]!r}")
+                raise ConfigError(
+                    f"{name} must contain '%s' exactly once (where the image id goes), got {values[name]!r}"
+                )
         values["data_root"] = resolve_path(values["data_root"])
         values["pred_root"] = resolve_path(values["pred_root"])
         if not values["run_ins_box_process"]:
@@ -120,13 +131,18 @@ class GTOptions:
             except ValueError as err:
                 raise ConfigError(f"schk_crop_size: {err}") from None
         if self.run_fill_from_prior and not self.prior_dir:
-            raise ConfigError("run_fill_from_prior=true needs prior_dir (a folder of earlier labels, e.g. the previous round's pseudo-GT)")
+            raise ConfigError(
+                "run_fill_from_prior=true needs prior_dir (a folder of earlier labels, e.g. the previous "
+                "round's pseudo-GT)"
+            )
         if not 0 <= self.prior_keep_ratio <= 1:
             raise ConfigError(f"prior_keep_ratio must be in [0, 1], got {self.prior_keep_ratio}")
         if self.num_workers < 0:
             raise ConfigError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.num_shards < 1 or not 0 <= self.shard_index < self.num_shards:
-            raise ConfigError(f"need 0 <= shard_index < num_shards, got shard_index={self.shard_index} num_shards={self.num_shards}")
+            raise ConfigError(
+                f"need 0 <= shard_index < num_shards, got shard_index={self.shard_index} num_shards={self.num_shards}"
+            )
 
     # ------------------------------------------------------------------ per-image paths
 

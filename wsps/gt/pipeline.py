@@ -42,21 +42,34 @@ def clean_label(opts: GTOptions, inputs: Inputs) -> np.ndarray:
     if opts.run_score_thresh:
         label = apply_score_thresh(label, inputs.scores, opts.score_thresh, opts.ignore_label)
     if opts.run_fill_from_prior:
-        label = fill_from_prior(label, inputs.prior, opts.ignore_label, opts.prior_keep_ratio, opts.stuff_classes, opts.thing_classes)
+        label = fill_from_prior(
+            label, inputs.prior, opts.ignore_label, opts.prior_keep_ratio, opts.stuff_classes, opts.thing_classes
+        )
     if opts.run_check_image_level_tags:
         label = check_image_level_tags(label, inputs.gt_label, opts.schk_crop_size, opts.ignore_label)
     if opts.run_merge_with_mcg_and_grabcut:
-        label = merge_with_mcg_and_grabcut(inputs.mandg, label, opts.stuff_classes, opts.thing_classes, opts.ignore_label)
+        label = merge_with_mcg_and_grabcut(
+            inputs.mandg, label, opts.stuff_classes, opts.thing_classes, opts.ignore_label
+        )
     if opts.run_apply_bbox_prior:
         label = apply_bbox_prior(label, inputs.boxes, opts.thing_classes, opts.ignore_label)
     if opts.run_check_low_iou:
-        label = check_low_iou(label, inputs.boxes, opts.ichk_thresh, opts.ichk_do_not_alter_existing_things, opts.ignore_label)
+        label = check_low_iou(
+            label,
+            inputs.boxes,
+            opts.stuff_classes,
+            opts.ichk_thresh,
+            opts.ichk_do_not_alter_existing_things,
+            opts.ignore_label,
+        )
     return label
 
 
 def _check_size(array: np.ndarray, path: Path, canvas_size: Sequence[int]) -> np.ndarray:
     if tuple(array.shape) != tuple(canvas_size):
-        raise InputError(path, f"map is {array.shape[0]}x{array.shape[1]} but canvas_size is {canvas_size[0]}x{canvas_size[1]}")
+        raise InputError(
+            path, f"map is {array.shape[0]}x{array.shape[1]} but canvas_size is {canvas_size[0]}x{canvas_size[1]}"
+        )
     return array
 
 
@@ -83,7 +96,9 @@ def load_inputs(opts: GTOptions, image_id: str) -> Inputs:
 
 def process_image(opts: GTOptions, image_id: str) -> ImageResult:
     """Clean one image and save its maps; never raises, so one bad image stops nothing else."""
-    return process(image_id, opts.output_paths(image_id), opts.force_overwrite, partial(_clean_and_save, opts, image_id))
+    return process(
+        image_id, opts.output_paths(image_id), opts.force_overwrite, partial(_clean_and_save, opts, image_id)
+    )
 
 
 def _clean_and_save(opts: GTOptions, image_id: str) -> list[str]:

@@ -20,13 +20,21 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def fill_from_prior(label: np.ndarray, prior: np.ndarray, ignore_label: int = 255, keep_ratio: float = 0.0,
-                    stuff_classes: Sequence[int] = (), thing_classes: Sequence[int] = ()) -> np.ndarray:
+def fill_from_prior(
+    label: np.ndarray,
+    prior: np.ndarray,
+    ignore_label: int = 255,
+    keep_ratio: float = 0.0,
+    stuff_classes: Sequence[int] = (),
+    thing_classes: Sequence[int] = (),
+) -> np.ndarray:
     """`label`, with its `ignore_label` pixels taken from `prior` (which may itself be ignore);
     then each of `stuff_classes` whose area fell below `keep_ratio` of its area in `prior`
     takes back its prior pixels that no thing class holds."""
     if prior.shape != label.shape:
-        raise ValueError(f"prior map is {prior.shape[0]}x{prior.shape[1]} but the label map is {label.shape[0]}x{label.shape[1]}")
+        raise ValueError(
+            f"prior map is {prior.shape[0]}x{prior.shape[1]} but the label map is {label.shape[0]}x{label.shape[1]}"
+        )
     filled = np.where(label == ignore_label, prior, label).astype(label.dtype, copy=False)
     if keep_ratio <= 0:
         return filled

@@ -7,12 +7,15 @@ import numpy as np
 from wsps.labels import PALETTE
 
 
-def four_panel(pred: np.ndarray, scores: np.ndarray | None, sem: np.ndarray, ins: np.ndarray | None, step: int = 2) -> np.ndarray:
+def four_panel(
+    pred: np.ndarray, scores: np.ndarray | None, sem: np.ndarray, ins: np.ndarray | None, step: int = 2
+) -> np.ndarray:
     """A 2x2 RGB mosaic (subsampled by `step`): prediction | scores, cleaned GT | instances.
 
     Scores are shown as grey levels in [0, 1]; a panel without data (no score stage, no
     instance step) is black.
     """
+
     def colour(label):
         return PALETTE[label[::step, ::step]] if label is not None else black
 
@@ -23,5 +26,6 @@ def four_panel(pred: np.ndarray, scores: np.ndarray | None, sem: np.ndarray, ins
     else:
         score_panel = black
     return np.concatenate(
-        [np.concatenate([colour(pred), score_panel], axis=1), np.concatenate([colour(sem), colour(ins)], axis=1)], axis=0
+        [np.concatenate([colour(pred), score_panel], axis=1), np.concatenate([colour(sem), colour(ins)], axis=1)],
+        axis=0,
     )

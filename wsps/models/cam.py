@@ -22,7 +22,9 @@ def class_activation_maps(features: torch.Tensor, weight: torch.Tensor) -> torch
     return F.relu(torch.einsum("nkhw,ck->nchw", features, weight))
 
 
-def stitch_cams(cams: torch.Tensor, tags: torch.Tensor, crops: Sequence[tuple[slice, slice]], canvas_size: Sequence[int]) -> torch.Tensor:
+def stitch_cams(
+    cams: torch.Tensor, tags: torch.Tensor, crops: Sequence[tuple[slice, slice]], canvas_size: Sequence[int]
+) -> torch.Tensor:
     """One image's crop CAMs (K, C, h, w) on the full canvas (C, H, W).
 
     Each crop keeps only its tagged classes, is resized to the crop, normalised class by class
@@ -30,14 +32,18 @@ def stitch_cams(cams: torch.Tensor, tags: torch.Tensor, crops: Sequence[tuple[sl
     """
     full = cams.new_zeros((cams.shape[1], *canvas_size))
     for k, (rows, cols) in enumerate(crops):
-        cam = F.interpolate(cams[k : k + 1], size=(rows.stop - rows.start, cols.stop - cols.start), mode="bilinear", align_corners=False)[0]
+        cam = F.interpolate(
+            cams[k : k + 1], size=(rows.stop - rows.start, cols.stop - cols.start), mode="bilinear", align_corners=False
+        )[0]
         cam = cam * tags[k].view(-1, 1, 1)
         cam = cam / cam.flatten(1).amax(dim=1).clamp(min=1e-12).view(-1, 1, 1)
         full[:, rows, cols] = torch.maximum(full[:, rows, cols], cam)
     return full
 
 
-def allowed_classes(tags: torch.Tensor, crops: Sequence[tuple[slice, slice]], canvas_size: Sequence[int]) -> torch.Tensor:
+def allowed_classes(
+    tags: torch.Tensor, crops: Sequence[tuple[slice, slice]], canvas_size: Sequence[int]
+) -> torch.Tensor:
     """(C, H, W) booleans: class c may be at a pixel only if every crop covering it is tagged c.
 
     The stitched maximum lets a crop's CAM spill over a neighbour that lacks the tag; masking
@@ -71,7 +77,9 @@ def cam_labels(full: torch.Tensor, threshold: float, ignore_label: int = 255) ->
     return label.to(torch.uint8)
 
 
-def cam_label_counts(label: torch.Tensor, truth: torch.Tensor, stuff_classes: Sequence[int], ignore_label: int = 255) -> dict[str, torch.Tensor]:
+def cam_label_counts(
+    label: torch.Tensor, truth: torch.Tensor, stuff_classes: Sequence[int], ignore_label: int = 255
+) -> dict[str, torch.Tensor]:
     """Pixel counts for precision and coverage, split into stuff and things: labelled,
     correctly labelled, and true pixels of each kind. Pixels whose truth is ignored count nowhere."""
     stuff = torch.tensor(list(stuff_classes), device=label.device)
@@ -80,9 +88,12 @@ def cam_label_counts(label: torch.Tensor, truth: torch.Tensor, stuff_classes: Se
     correct = labelled & (label == truth)
     label_stuff, truth_stuff = torch.isin(label, stuff), torch.isin(truth, stuff)
     return {
-        "labelled_stuff": (labelled & label_stuff).sum(), "labelled_things": (labelled & ~label_stuff).sum(),
-        "correct_stuff": (correct & truth_stuff).sum(), "correct_things": (correct & valid & ~truth_stuff).sum(),
-        "true_stuff": (valid & truth_stuff).sum(), "true_things": (valid & ~truth_stuff).sum(),
+        "labelled_stuff": (labelled & label_stuff).sum(),
+        "labelled_things": (labelled & ~label_stuff).sum(),
+        "correct_stuff": (correct & truth_stuff).sum(),
+        "correct_things": (correct & valid & ~truth_stuff).sum(),
+        "true_stuff": (valid & truth_stuff).sum(),
+        "true_things": (valid & ~truth_stuff).sum(),
     }
 
 

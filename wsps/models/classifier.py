@@ -17,13 +17,14 @@ from torchmetrics.classification import MultilabelAveragePrecision
 
 from wsps.data.transforms import working_size
 from wsps.gt.image_tags import crop_grid
-from wsps.labels import CLASS_NAMES
 from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, stitch_cams, superpixel_pool
 from wsps.models.crf import crf_labels
 from wsps.models.optim import configure
 
 
-def superpixels(image: np.ndarray, scale: float, sigma: float, min_size: int, max_side: int | None = None) -> np.ndarray:
+def superpixels(
+    image: np.ndarray, scale: float, sigma: float, min_size: int, max_side: int | None = None
+) -> np.ndarray:
     """Felzenszwalb segments of an RGB image, computed on a copy shrunk so that its longer side is
     at most `max_side` (4.4 s at 1024x2048, 0.09 s at 256x512) and enlarged back."""
     height, width = image.shape[:2]
@@ -60,22 +61,24 @@ class CropClassifier(pl.LightningModule):
 
     def __init__(
         self,
+        class_names: Sequence[str],
+        canvas_size: Sequence[int],
+        crop_size: Sequence[int],
         encoder_name: str = "tu-regnetx_002",
-        num_classes: int = 19,
         output_stride: int = 8,
         input_scale: float = 2.0,
-        canvas_size: Sequence[int] = (128, 256),
-        crop_size: Sequence[int] = (50, 63),
         cam_threshold: float | str = "auto",
         cam_superpixels: dict | None = None,
         cam_crf: dict | None = None,
-        class_names: Sequence[str] = CLASS_NAMES,
         optimizer=None,
         scheduler=None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
-        self.encoder = smp.encoders.get_encoder(encoder_name, in_channels=3, depth=5, weights=None, output_stride=output_stride)
+        self.encoder = smp.encoders.get_encoder(
+            encoder_name, in_channels=3, depth=5, weights=None, output_stride=output_stride
+        )
+        num_classes = len(class_names)
         self.head = nn.Conv2d(self.encoder.out_channels[-1], num_classes, kernel_size=1)
         self.crops = crop_grid(canvas_size, crop_size)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
@@ -131,8 +134,12 @@ class CropClassifier(pl.LightningModule):
         cams = self.cams(crops.flatten(0, 1)).unflatten(0, (n_images, n_crops))
         maps = [stitch_cams(cams[i], tags[i], self.crops, self.hparams.canvas_size) for i in range(n_images)]
         if self.hparams.cam_superpixels:
-            maps = [superpixel_pool(full, torch.from_numpy(superpixels(image.cpu().numpy(), **self.hparams.cam_superpixels)))
-                    for full, image in zip(maps, batch["image"])]
+            maps = [
+                superpixel_pool(
+                    full, torch.from_numpy(superpixels(image.cpu().numpy(), **self.hparams.cam_superpixels))
+                )
+                for full, image in zip(maps, batch["image"])
+            ]
         return [full * allowed_classes(tags[i], self.crops, self.hparams.canvas_size) for i, full in enumerate(maps)]
 
     def cam_label_map(self, full: torch.Tensor, image: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -146,8 +153,12 @@ class CropClassifier(pl.LightningModule):
         """CAM label maps of the batch's images, from the tags of each crop."""
         threshold = self.hparams.cam_threshold
         if not isinstance(threshold, (int, float)):
-            raise ValueError(f"cam_threshold={threshold!r}: choose it first (wsps.train.choose_cam_threshold) or give a number")
-        labels = [self.cam_label_map(full, image, threshold) for full, image in zip(self.stitched_cams(batch), batch["image"])]
+            raise ValueError(
+                f"cam_threshold={threshold!r}: choose it first (wsps.train.choose_cam_threshold) or give a number"
+            )
+        labels = [
+            self.cam_label_map(full, image, threshold) for full, image in zip(self.stitched_cams(batch), batch["image"])
+        ]
         return {"id": list(batch["id"]), "cam_label": [label.cpu().numpy() for label in labels]}
 
     def configure_optimizers(self):

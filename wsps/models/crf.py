@@ -48,7 +48,9 @@ def dense_crf(
     (null: full size) and whose marginals are enlarged back."""
     n_labels, height, width = probability.shape
     if image.ndim != 3 or image.shape[:2] != (height, width) or image.shape[2] != 3:
-        raise ValueError(f"image is {image.shape} but the maps are {height}x{width}: expected an RGB image of that size")
+        raise ValueError(
+            f"image is {image.shape} but the maps are {height}x{width}: expected an RGB image of that size"
+        )
     shrunk = working_size(height, width, max_side)
     size = shrunk or (height, width)
     maps = probability.astype(np.float32).transpose(1, 2, 0)
@@ -66,7 +68,11 @@ def dense_crf(
     crf.addPairwiseBilateral(sxy=sxy, srgb=srgb, rgbim=rgb, compat=compat)
     marginals = np.asarray(crf.inference(iterations), np.float32).reshape(n_labels, *size)
     if shrunk:
-        marginals = _resize(marginals.transpose(1, 2, 0), (height, width), cv2.INTER_LINEAR).reshape(height, width, n_labels).transpose(2, 0, 1)
+        marginals = (
+            _resize(marginals.transpose(1, 2, 0), (height, width), cv2.INTER_LINEAR)
+            .reshape(height, width, n_labels)
+            .transpose(2, 0, 1)
+        )
     return np.ascontiguousarray(marginals)
 
 
@@ -76,7 +82,9 @@ def crf_labels(cams: np.ndarray, image: np.ndarray, threshold: float, ignore_lab
     pixel, then `dense_crf` (`crf`: its keyword arguments) decides."""
     n_classes, height, width = cams.shape
     if image.ndim != 3 or image.shape[:2] != (height, width):
-        raise ValueError(f"image is {image.shape} but the CAMs are {height}x{width}: expected an RGB image of that size")
+        raise ValueError(
+            f"image is {image.shape} but the CAMs are {height}x{width}: expected an RGB image of that size"
+        )
     present = np.flatnonzero(cams.reshape(n_classes, -1).max(axis=1) > 0)
     if len(present) == 0:
         return np.full((height, width), ignore_label, np.uint8)

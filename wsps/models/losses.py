@@ -7,8 +7,13 @@ import torch
 import torch.nn.functional as F
 
 
-def semantic_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
-                  ignore_label: int = 255, top_k_percent: float = 1.0) -> torch.Tensor:
+def semantic_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    ignore_label: int = 255,
+    top_k_percent: float = 1.0,
+) -> torch.Tensor:
     """Cross-entropy over non-ignored pixels, times `weight`; with `top_k_percent < 1` only the
     hardest share of the batch's pixels counts (hard pixel mining)."""
     losses = F.cross_entropy(logits, target, ignore_index=ignore_label, reduction="none")
@@ -38,7 +43,9 @@ def offset_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) 
     return _weighted(F.l1_loss(pred, target, reduction="none"), weight)
 
 
-def crop_presence(probs: torch.Tensor, crop_bits: torch.Tensor, top_fraction: float = 0.05, stride: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+def crop_presence(
+    probs: torch.Tensor, crop_bits: torch.Tensor, top_fraction: float = 0.05, stride: int = 4
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per crop and class, how strongly the class shows: the mean of the top `top_fraction` of its
     probabilities over the crop's pixels (probabilities max-pooled over stride x stride cells first,
     which keeps a 3-pixel pole and costs a sixteenth of the sorting). `probs` (N, C, H, W);
@@ -61,8 +68,15 @@ def crop_presence(probs: torch.Tensor, crop_bits: torch.Tensor, top_fraction: fl
     return torch.stack(scores, dim=1), torch.stack(cells, dim=1)
 
 
-def crop_tag_loss(logits: torch.Tensor, crop_bits: torch.Tensor, crop_tags: torch.Tensor, crop_visible: torch.Tensor,
-                  top_fraction: float = 0.05, min_visible: float = 0.8, stride: int = 4) -> torch.Tensor:
+def crop_tag_loss(
+    logits: torch.Tensor,
+    crop_bits: torch.Tensor,
+    crop_tags: torch.Tensor,
+    crop_visible: torch.Tensor,
+    top_fraction: float = 0.05,
+    min_visible: float = 0.8,
+    stride: int = 4,
+) -> torch.Tensor:
     """Multiple-instance loss on the fixed crops' image tags, the weak labels themselves: binary
     cross-entropy of each crop's presence scores (`crop_presence` on the softmax) against its tags
     (N, K, C). A tag says a class is somewhere in the whole crop, so it counts only where at least

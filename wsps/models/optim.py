@@ -14,4 +14,7 @@ def configure(module, optimizer_factory, scheduler_factory):
         optimizer = optimizer_factory(params=module.parameters())
     if scheduler_factory is None:
         return optimizer
-    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler_factory(optimizer=optimizer), "interval": "epoch"}}
+    return {
+        "optimizer": optimizer,
+        "lr_scheduler": {"scheduler": scheduler_factory(optimizer=optimizer), "interval": "epoch"},
+    }

@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 
-def find_instance_centers(center: torch.Tensor, threshold: float = 0.1, nms_kernel: int = 7, top_k: int | None = 200) -> torch.Tensor:
+def find_instance_centers(
+    center: torch.Tensor, threshold: float = 0.1, nms_kernel: int = 7, top_k: int | None = 200
+) -> torch.Tensor:
     """(K, 2) row, col of the local maxima of a (1, H, W) heatmap above `threshold`, strongest first."""
     heat = torch.where(center > threshold, center, torch.full_like(center, -1.0))
     pooled = F.max_pool2d(heat[None], kernel_size=nms_kernel, stride=1, padding=nms_kernel // 2)[0]
@@ -31,7 +33,9 @@ def group_pixels(centers: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor
     rows, cols = torch.nonzero(mask, as_tuple=True)
     target = torch.stack([rows + offset[0][rows, cols], cols + offset[1][rows, cols]], dim=1)  # (P, 2)
     centers = centers.to(target.dtype)
-    nearest = torch.cat([torch.cdist(part, centers).argmin(dim=1) for part in target.split(chunk)]) if len(target) else rows
+    nearest = (
+        torch.cat([torch.cdist(part, centers).argmin(dim=1) for part in target.split(chunk)]) if len(target) else rows
+    )
     groups = torch.zeros(mask.shape, dtype=torch.long, device=mask.device)
     groups[rows, cols] = nearest + 1
     return groups

@@ -11,9 +11,7 @@ import segmentation_models_pytorch as smp
 import torch
 import torch.nn.functional as F
 
-from wsps.eval.panoptic import evaluate_panoptic, panoptic_gt, write_panoptic
-from wsps.eval.semantic import ScoreHistogram, SemanticIoU
-from wsps.labels import IGNORE_LABEL, THING_CLASSES
+from wsps.eval.evaluator import PANOPTIC_KEYS, PanopticEvaluator
 from wsps.models.crf import dense_crf
 from wsps.models.losses import center_loss, crop_tag_loss, offset_loss, semantic_loss
 from wsps.models.optim import configure
@@ -22,7 +20,7 @@ from wsps.models.postprocess import panoptic_from_outputs
 
 class PanopticSegmenter(pl.LightningModule):
     """One smp network (`arch` on `encoder_name`, no pretrained weights) whose last layer has
-    `num_classes + 3` channels: semantic logits, the instance-centre heatmap and the (row, col)
+    one channel per class of `class_names` and 3 more: semantic logits, the instance-centre heatmap and the (row, col)
     offsets to the centre, a shared-decoder Panoptic-DeepLab. Validation also reports the softmax
     score threshold whose kept pixels have the best F0.5 of precision and coverage
     (`val/score_threshold`), for the next round's generate_gt. Offsets are predicted in units of
@@ -40,10 +38,11 @@ class PanopticSegmenter(pl.LightningModule):
 
     def __init__(
         self,
+        class_names: Sequence[str],
+        thing_classes: Sequence[int],
+        ignore_label: int = 255,
         arch: str = "DeepLabV3Plus",
         encoder_name: str = "tu-regnetx_002",
-        num_classes: int = 19,
-        thing_classes: Sequence[int] = THING_CLASSES,
         semantic_weight: float = 1.0,
         center_weight: float = 200.0,
         offset_weight: float = 0.01,
@@ -62,32 +61,54 @@ class PanopticSegmenter(pl.LightningModule):
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
-        self.net = smp.create_model(arch, encoder_name=encoder_name, encoder_weights=None, classes=num_classes + 3)
+        self.num_classes = len(class_names)
+        self.net = smp.create_model(arch, encoder_name=encoder_name, encoder_weights=None, classes=self.num_classes + 3)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.val_iou = SemanticIoU(num_classes)
-        self.val_scores = ScoreHistogram()
-        self._val_ids: list[str] = []
+        self.evaluator: PanopticEvaluator | None = None
+
+    def setup(self, stage: str) -> None:
+        """The validation evaluator, from the datamodule's dataset description (before the model
+        moves to its device, so that the evaluator's metric states move with it)."""
+        meta = getattr(self.trainer.datamodule, "meta", None) if self.trainer else None
+        if meta is not None and self.evaluator is None:
+            if meta.class_names != tuple(self.hparams.class_names):
+                raise ValueError(
+                    f"the model's classes {list(self.hparams.class_names)} are not the data's {list(meta.class_names)}"
+                )
+            self.evaluator = PanopticEvaluator(meta)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Heads of a batch (N, 3, H, W), padded on the fly to a multiple of 32 and cropped back."""
         height, width = image.shape[-2:]
         pad_h, pad_w = -height % 32, -width % 32
         out = self.net(F.pad(image, (0, pad_w, 0, pad_h)))[..., :height, :width]
-        c = self.hparams.num_classes
-        return {"sem": out[:, :c], "center": out[:, c : c + 1], "offset": out[:, c + 1 : c + 3] * self.hparams.offset_scale}
+        c = self.num_classes
+        return {
+            "sem": out[:, :c],
+            "center": out[:, c : c + 1],
+            "offset": out[:, c + 1 : c + 3] * self.hparams.offset_scale,
+        }
 
     def losses(self, out: dict, batch: dict) -> dict[str, torch.Tensor]:
         h = self.hparams
         parts = {
-            "semantic": semantic_loss(out["sem"], batch["sem"], batch["sem_weight"], IGNORE_LABEL, h.top_k_percent),
+            "semantic": semantic_loss(out["sem"], batch["sem"], batch["sem_weight"], h.ignore_label, h.top_k_percent),
             "center": center_loss(out["center"], batch["center"], batch["center_weight"]),
             "offset": offset_loss(out["offset"], batch["offset"], batch["offset_weight"]),
         }
-        parts["total"] = h.semantic_weight * parts["semantic"] + h.center_weight * parts["center"] + h.offset_weight * parts["offset"]
+        parts["total"] = (
+            h.semantic_weight * parts["semantic"]
+            + h.center_weight * parts["center"]
+            + h.offset_weight * parts["offset"]
+        )
         if h.tag_weight:
             if "crop_tags" not in batch:
-                raise ValueError("tag_weight > 0 needs the crops' image tags in the batch: set the datamodule's tag_crop_size")
-            parts["tags"] = crop_tag_loss(out["sem"], batch["crop_bits"], batch["crop_tags"], batch["crop_visible"], h.tag_top_fraction)
+                raise ValueError(
+                    "tag_weight > 0 needs the crops' image tags in the batch: set the datamodule's tag_crop_size"
+                )
+            parts["tags"] = crop_tag_loss(
+                out["sem"], batch["crop_bits"], batch["crop_tags"], batch["crop_visible"], h.tag_top_fraction
+            )
             parts["total"] = parts["total"] + h.tag_weight * parts["tags"]
         return parts
 
@@ -95,14 +116,30 @@ class PanopticSegmenter(pl.LightningModule):
         parts = self.losses(self(batch["image"]), batch)
         n = len(batch["image"])
         for name, value in parts.items():
-            self.log(f"train/loss{'' if name == 'total' else '_' + name}", value, prog_bar=name == "total", batch_size=n,
-                     on_step=False, on_epoch=True, sync_dist=True)
+            self.log(
+                f"train/loss{'' if name == 'total' else '_' + name}",
+                value,
+                prog_bar=name == "total",
+                batch_size=n,
+                on_step=False,
+                on_epoch=True,
+                sync_dist=True,
+            )
         return parts["total"]
 
     def panoptic(self, out: dict, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.hparams
-        return panoptic_from_outputs(out["sem"][index].argmax(0), out["center"][index], out["offset"][index], h.thing_classes,
-                                     h.center_threshold, h.nms_kernel, h.top_k, h.stuff_area, IGNORE_LABEL)
+        return panoptic_from_outputs(
+            out["sem"][index].argmax(0),
+            out["center"][index],
+            out["offset"][index],
+            h.thing_classes,
+            h.center_threshold,
+            h.nms_kernel,
+            h.top_k,
+            h.stuff_area,
+            h.ignore_label,
+        )
 
     # ------------------------------------------------------------------ validation
 
@@ -110,40 +147,28 @@ class PanopticSegmenter(pl.LightningModule):
         return Path(self.hparams.eval_dir or Path(self.trainer.default_root_dir) / "val_panoptic")
 
     def on_validation_epoch_start(self):
-        self._val_ids = []
+        if self.evaluator is None:
+            raise ValueError(
+                "validation needs a datamodule with the dataset's description (`meta`), such as PanopticDataModule"
+            )
+        dm = self.trainer.datamodule
+        self.evaluator.reset(dm.data_root, dm.val_split, self._eval_dir())
 
     def validation_step(self, batch, batch_idx):
         out = self(batch["image"])
         score, pred = out["sem"].float().softmax(dim=1).max(dim=1)
-        self.val_iou.update(pred, batch["sem"])
-        self.val_scores.update(score, pred, batch["sem"])
         for i, image_id in enumerate(batch["id"]):
-            sem, inst = self.panoptic(out, i)
-            write_panoptic(self._eval_dir() / "pred", image_id, sem.cpu().numpy(), inst.cpu().numpy(), self.hparams.thing_classes)
-            self._val_ids.append(image_id)
+            panoptic = None if self.trainer.sanity_checking else self.panoptic(out, i)
+            self.evaluator.process(image_id, pred[i], truth=batch["sem"][i], score=score[i], panoptic=panoptic)
 
     def on_validation_epoch_end(self):
-        self.log("val/mIoU", self.val_iou.miou(), prog_bar=True)
-        self.log_dict({f"val/IoU/{name}": value for name, value in self.val_iou.per_class().items()})
-        self.val_iou.reset()
-        threshold, precision, coverage = self.val_scores.best_threshold()
-        self.log_dict({"val/score_threshold": threshold, "val/score_precision": precision, "val/score_coverage": coverage})
-        self.val_scores.reset()
         self.trainer.strategy.barrier()
-        results = None
-        ids = self._val_ids
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            gathered = [None] * torch.distributed.get_world_size()
-            torch.distributed.all_gather_object(gathered, ids)
-            ids = [i for part in gathered for i in part]
-        if self.trainer.is_global_zero and not self.trainer.sanity_checking and ids:
-            dm = self.trainer.datamodule
-            gt_json, gt_folder = panoptic_gt(dm.data_root, dm.val_split, self._eval_dir() / "gt")
-            results = evaluate_panoptic(gt_json, gt_folder, self._eval_dir() / "pred", ids)
-        results = self.trainer.strategy.broadcast(results, src=0)
-        if results is not None:
-            for key in ("PQ", "PQ_th", "PQ_st", "SQ", "RQ"):
-                self.log(f"val/{key}", float(results[key]), prog_bar=key == "PQ", sync_dist=False)
+        results = self.evaluator.evaluate()
+        self.log("val/mIoU", results["mIoU"], prog_bar=True)
+        self.log_dict({f"val/{k}": v for k, v in results.items() if k.startswith("IoU/") or k.startswith("score_")})
+        for key in PANOPTIC_KEYS:
+            if key in results:
+                self.log(f"val/{key}", results[key], prog_bar=key == "PQ", sync_dist=False)
 
     # ------------------------------------------------------------------ prediction
 
@@ -152,19 +177,25 @@ class PanopticSegmenter(pl.LightningModule):
         out = self(batch["image"])
         probs = out["sem"].float().softmax(dim=1)
         if self.hparams.crf:
-            probs = torch.stack([torch.from_numpy(dense_crf(p.cpu().numpy(), rgb.cpu().numpy(), **self.hparams.crf))
-                                 for p, rgb in zip(probs, batch["rgb"])])
+            probs = torch.stack(
+                [
+                    torch.from_numpy(dense_crf(p.cpu().numpy(), rgb.cpu().numpy(), **self.hparams.crf))
+                    for p, rgb in zip(probs, batch["rgb"])
+                ]
+            )
         score, label = probs.max(dim=1)
         items = []
         for i, image_id in enumerate(batch["id"]):
             sem, inst = self.panoptic(out, i)
-            items.append({
-                "id": image_id,
-                "sem": label[i].to(torch.uint8).cpu().numpy(),
-                "score": score[i].float().cpu().numpy(),
-                "panoptic_sem": sem.cpu().numpy().astype(np.uint8),
-                "panoptic_inst": inst.cpu().numpy().astype(np.int32),
-            })
+            items.append(
+                {
+                    "id": image_id,
+                    "sem": label[i].to(torch.uint8).cpu().numpy(),
+                    "score": score[i].float().cpu().numpy(),
+                    "panoptic_sem": sem.cpu().numpy().astype(np.uint8),
+                    "panoptic_inst": inst.cpu().numpy().astype(np.int32),
+                }
+            )
         return items
 
     def configure_optimizers(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -9,7 +10,6 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 
 from wsps.eval.panoptic import write_panoptic
 from wsps.io import write_label_png, write_score_mat
-from wsps.labels import THING_CLASSES
 
 
 class CamLabelWriter(BasePredictionWriter):
@@ -33,9 +33,17 @@ class SegmentationWriter(BasePredictionWriter):
     Files are written by `threads` background threads (about 0.6 s per 1024x2048 image, mostly
     compression, which releases the GIL), so that the model does not wait for the disk."""
 
-    def __init__(self, pred_root: str, pred_dir: str = "pred_sem_raw", pred_score_dir: str = "pred_flat_feat",
-                 panoptic_dir: str = "panoptic", pred_template: str = "%s_leftImg8bit.png",
-                 pred_score_template: str = "%s_leftImg8bit.mat", thing_classes=THING_CLASSES, threads: int = 2):
+    def __init__(
+        self,
+        pred_root: str,
+        thing_classes: Sequence[int],
+        pred_dir: str = "pred_sem_raw",
+        pred_score_dir: str = "pred_flat_feat",
+        panoptic_dir: str = "panoptic",
+        pred_template: str = "%s_leftImg8bit.png",
+        pred_score_template: str = "%s_leftImg8bit.mat",
+        threads: int = 2,
+    ):
         super().__init__(write_interval="batch")
         root = Path(pred_root)
         self.sem_dir, self.score_dir, self.panoptic_dir = root / pred_dir, root / pred_score_dir, root / panoptic_dir
