@@ -145,3 +145,11 @@ def test_prepare_config():
         True,
         False,
     )
+
+
+def test_cpu_precision_uses_bfloat16_only_where_the_cpu_has_it():
+    from wsps import cpu_precision
+
+    assert cpu_precision("flags : fpu sse avx2 avx512f avx512_bf16") == "bf16-mixed"
+    assert cpu_precision("flags : fpu amx_bf16 amx_tile") == "bf16-mixed"
+    assert cpu_precision("flags : fpu sse avx2 fma") == "32-true"

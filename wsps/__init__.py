@@ -15,3 +15,22 @@ def _config_dir() -> str:
 
 
 CONFIG_DIR = _config_dir()
+
+
+def cpu_precision(cpuinfo: str | None = None) -> str:
+    """`bf16-mixed` where the CPU has native bfloat16 (avx512_bf16 or amx_bf16 in `cpuinfo`, by
+    default /proc/cpuinfo), else `32-true`: emulated bfloat16 autocast is several times slower."""
+    try:
+        flags = cpuinfo if cpuinfo is not None else Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "32-true"
+    return "bf16-mixed" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "32-true"
+
+
+def _register_resolvers() -> None:
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver("wsps.cpu_precision", lambda: cpu_precision(), replace=True, use_cache=True)
+
+
+_register_resolvers()

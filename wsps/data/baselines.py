@@ -12,8 +12,6 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from wsps.labels import IGNORE_LABEL
-
 
 def _bins(image: np.ndarray, bits: int) -> np.ndarray:
     q = (image >> (8 - bits)).astype(np.int64)
@@ -21,12 +19,12 @@ def _bins(image: np.ndarray, bits: int) -> np.ndarray:
 
 
 def fit_colour_lookup(
-    pairs: Iterable[tuple[np.ndarray, np.ndarray]], num_classes: int = 19, bits: int = 5
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]], num_classes: int, bits: int = 5, ignore_label: int = 255
 ) -> np.ndarray:
     """The lookup table (one train id per RGB bin) from (RGB image, train-id map) pairs."""
     counts = np.zeros((1 << (3 * bits), num_classes), np.int64)
     for image, label in pairs:
-        valid = label != IGNORE_LABEL
+        valid = label != ignore_label
         np.add.at(counts, (_bins(image, bits)[valid], label[valid].astype(np.int64)), 1)
     table = counts.argmax(axis=1).astype(np.uint8)
     table[counts.sum(axis=1) == 0] = counts.sum(axis=0).argmax()

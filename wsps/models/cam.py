@@ -47,8 +47,8 @@ def allowed_classes(
     """(C, H, W) booleans: class c may be at a pixel only if every crop covering it is tagged c.
 
     The stitched maximum lets a crop's CAM spill over a neighbour that lacks the tag; masking
-    with this after the superpixel pooling moves those pixels to an allowed class (embedded
-    validation split, stuff precision / coverage 0.78 / 0.79 -> 0.79 / 0.81). Pixels no crop
+    with this after the superpixel pooling moves those pixels to an allowed class, which raises
+    the stuff cues' precision and coverage (docs/results.md). Pixels no crop
     covers allow nothing and stay unlabelled, as without the mask.
     """
     allowed = torch.ones((tags.shape[1], *canvas_size), dtype=torch.bool, device=tags.device)

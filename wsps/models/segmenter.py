@@ -29,9 +29,8 @@ class PanopticSegmenter(pl.LightningModule):
     in config); validation reports mIoU (torchmetrics) and PQ (cityscapesscripts) against the
     true GT; prediction yields the raw labels, their softmax scores and the panoptic map. With
     `crf` (the keyword arguments of `wsps.models.crf.dense_crf`) the predicted labels and scores
-    come from a dense CRF on the softmax and the image: on the embedded data's weak run, round 1's
-    model then labels its training images at 0.29 mIoU instead of 0.26 and the next pseudo-GT
-    scores 0.552 instead of 0.543. Validation metrics and the panoptic maps stay the network's.
+    come from a dense CRF on the softmax and the image, which follows image edges better and gives
+    the next round a better pseudo-GT. Validation metrics and the panoptic maps stay the network's.
     With `tag_weight` > 0 the training loss adds `crop_tag_loss` on the fixed crops' image tags
     (the batch must carry them: the datamodule's `tag_crop_size`), `tag_top_fraction` of each
     crop's pixels making its presence score."""

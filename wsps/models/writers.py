@@ -30,8 +30,8 @@ class SegmentationWriter(BasePredictionWriter):
     (palette PNG), winning softmax scores `pred_score_dir/<id>_leftImg8bit.mat` (variable
     `feat`, float32), and the panoptic map in cityscapesscripts' format in `panoptic_dir`.
 
-    Files are written by `threads` background threads (about 0.6 s per 1024x2048 image, mostly
-    compression, which releases the GIL), so that the model does not wait for the disk."""
+    Files are written by `threads` background threads (mostly compression, which releases the
+    GIL), so that the model does not wait for the disk."""
 
     def __init__(
         self,

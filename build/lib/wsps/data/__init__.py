@@ -1,0 +1,1 @@
+"""Datasets: the embedded synthetic streets, Cityscapes-layout readers, targets, data modules."""

@@ -1,0 +1,312 @@
+"""Datasets and LightningDataModules over any Cityscapes-layout root.
+
+- `CropTagDataset` / `CropTagDataModule`: the classifier's fixed crops (the tag check's grid,
+  15 on 1024x2048) of every image with their multi-label tags, the train ids present in the
+  crop's `labelTrainIds` (ignore excluded). An item is one image: all its crops, stacked.
+- `PanopticDataset` / `PanopticDataModule`: images with semantic + instance targets from a
+  `LabelSource` (the true GT, a generate_gt pseudo-GT, or both: semi-supervision); training
+  items are augmented (scale, crop, flip) and carry Panoptic-DeepLab targets, validation
+  items the full image and its labels, prediction items the image alone. Items carry their id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from wsps.data.cityscapes import LabelSource, read_image
+from wsps.data.metadata import DatasetMeta
+from wsps.data.targets import panoptic_targets
+from wsps.data.transforms import normalise, random_scale_crop_flip
+from wsps.gt.image_tags import crop_grid
+from wsps.io import InputError, read_id_list, read_label_png
+
+
+def _rng() -> np.random.Generator:
+    """A numpy generator drawn from torch's: different every epoch and worker, yet reproducible
+    under `pytorch_lightning.seed_everything(seed, workers=True)`."""
+    return np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
+
+
+def crop_tags(label: np.ndarray, crops, num_classes: int) -> np.ndarray:
+    """Multi-hot tags (len(crops) x num_classes) of the train ids present in each crop."""
+    tags = np.zeros((len(crops), num_classes), np.float32)
+    for k, crop in enumerate(crops):
+        present = np.bincount(label[crop].ravel(), minlength=256)[:num_classes] > 0
+        tags[k, present] = 1
+    return tags
+
+
+def crop_bits(crops, shape: Sequence[int]) -> np.ndarray:
+    """An int32 map with bit k set where crop k covers the pixel: one label map that carries every
+    crop through the segmenter's augmentation (nearest resizing, padding with 0, flips)."""
+    if len(crops) > 31:
+        raise ValueError(f"{len(crops)} crops: at most 31 fit the int32 crop bit map (choose a larger crop size)")
+    bits = np.zeros(tuple(shape), np.int32)
+    for k, crop in enumerate(crops):
+        bits[crop] |= 1 << k
+    return bits
+
+
+@lru_cache(maxsize=8)
+def crop_layout(shape: tuple[int, int], crop_size: tuple[int, int]) -> tuple[list, np.ndarray, np.ndarray]:
+    """The tag check's crops on an image of `shape`, their bit map (read-only) and their areas:
+    the same for every image of that size, so made once rather than per training item."""
+    crops = crop_grid(shape, crop_size)
+    bits = crop_bits(crops, shape)
+    bits.flags.writeable = False
+    return crops, bits, np.array([(rows.stop - rows.start) * (cols.stop - cols.start) for rows, cols in crops])
+
+
+class CropTagDataset(Dataset):
+    """All fixed crops of each image with their tags: `crops` (K, 3, h, w), `tags` (K, C), the
+    RGB `image` (for superpixels), its train ids `label` (to score CAM labels against), its `id`."""
+
+    def __init__(self, root, split: str, ids: Sequence[str], meta: DatasetMeta, flip: bool = False):
+        self.root, self.split, self.ids, self.meta = Path(root), split, list(ids), meta
+        self.crops = crop_grid(meta.canvas_size, meta.schk_crop_size)
+        self.canvas_size, self.num_classes, self.flip = meta.canvas_size, meta.num_classes, flip
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict:
+        image_id = self.ids[index]
+        image = read_image(self.meta.image_path(self.root, self.split, image_id))
+        label_path = self.meta.gt_path(self.root, self.split, image_id, "labelTrainIds")
+        label = self.meta.check_labels(read_label_png(label_path), label_path)
+        if image.shape[:2] != self.canvas_size or label.shape != self.canvas_size:
+            raise ValueError(
+                f"{image_id}: image {image.shape[:2]} / labels {label.shape} differ from canvas_size {self.canvas_size}"
+            )
+        crops = np.stack([normalise(image[crop]) for crop in self.crops])
+        if self.flip:  # a horizontal flip leaves a crop's tags unchanged
+            flipped = _rng().random(len(crops)) < 0.5
+            crops[flipped] = crops[flipped][..., ::-1]
+        return {
+            "crops": torch.from_numpy(crops),
+            "tags": torch.from_numpy(crop_tags(label, self.crops, self.num_classes)),
+            "image": torch.from_numpy(image),
+            "label": torch.from_numpy(label),
+            "id": image_id,
+        }
+
+
+class PanopticDataset(Dataset):
+    """Images with targets. `mode`: `train` (augmented, Panoptic-DeepLab targets), `val` (full
+    image, `sem` and `inst`), `predict` (full image). With `tag_crop_size`, training items also
+    carry the image tags of the tag check's fixed crops (`crop_tags`, K x C, from the true labels, as
+    the classifier's), where those crops lie after augmentation (`crop_bits`, see `crop_bits`) and
+    the share of each crop inside the augmented image (`crop_visible`), for `crop_tag_loss`."""
+
+    def __init__(
+        self,
+        root,
+        split: str,
+        ids: Sequence[str],
+        meta: DatasetMeta,
+        mode: str = "train",
+        labels: LabelSource | None = None,
+        crop_size: Sequence[int] = (128, 256),
+        scale_range: Sequence[float] = (0.5, 2.0),
+        sigma: float = 8.0,
+        small_instance_area: int = 0,
+        small_instance_weight: float = 1.0,
+        tag_crop_size: Sequence[int] | None = None,
+    ):
+        if mode not in ("train", "val", "predict"):
+            raise ValueError(f"mode must be train, val or predict, got {mode!r}")
+        self.root, self.split, self.ids, self.mode, self.meta = Path(root), split, list(ids), mode, meta
+        self.labels = labels or LabelSource()
+        self.crop_size, self.scale_range = tuple(crop_size), tuple(scale_range)
+        self.sigma, self.small_instance_area, self.small_instance_weight = (
+            sigma,
+            small_instance_area,
+            small_instance_weight,
+        )
+        self.thing_classes, self.ignore_label = meta.thing_classes, meta.ignore_label
+        self.tag_crop_size, self.num_classes = tag_crop_size and tuple(tag_crop_size), meta.num_classes
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict:
+        image_id = self.ids[index]
+        image = read_image(self.meta.image_path(self.root, self.split, image_id))
+        item = {"id": image_id}
+        if self.mode == "predict":  # the RGB image too, for a CRF on the prediction
+            return {**item, "image": torch.from_numpy(normalise(image)), "rgb": torch.from_numpy(image)}
+        sem, inst = self.meta.read_targets(self.root, self.split, image_id, self.labels)
+        if sem.shape != image.shape[:2]:
+            raise ValueError(f"{image_id}: labels are {sem.shape} but the image is {image.shape[:2]}")
+        if self.mode == "val":
+            return {
+                **item,
+                "image": torch.from_numpy(normalise(image)),
+                "sem": torch.from_numpy(sem.astype(np.int64)),
+                "inst": torch.from_numpy(inst),
+            }
+        rng = _rng()
+        scale = rng.uniform(*self.scale_range)
+        maps, pads = [sem, inst], [self.ignore_label, 0]
+        if self.tag_crop_size:
+            crops, bits, area = crop_layout(sem.shape, self.tag_crop_size)
+            truth_path = self.meta.gt_path(self.root, self.split, image_id, "labelTrainIds")
+            truth = read_label_png(truth_path)
+            if truth.shape != sem.shape:
+                raise InputError(
+                    truth_path,
+                    f"labels are {truth.shape[0]}x{truth.shape[1]} but the training labels are "
+                    f"{sem.shape[0]}x{sem.shape[1]}",
+                )
+            item["crop_tags"] = torch.from_numpy(crop_tags(truth, crops, self.num_classes))
+            maps.append(bits)
+            pads.append(0)
+        image, maps = random_scale_crop_flip(rng, image, maps, pads, self.crop_size, (scale, scale))
+        sem, inst = maps[:2]
+        if self.tag_crop_size:
+            shown = np.array([np.count_nonzero((maps[2] >> k) & 1) for k in range(len(crops))])
+            item["crop_bits"] = torch.from_numpy(maps[2])
+            item["crop_visible"] = torch.from_numpy(np.minimum(shown / (area * scale**2), 1).astype(np.float32))
+        targets = panoptic_targets(
+            sem,
+            inst,
+            self.thing_classes,
+            self.sigma,
+            self.ignore_label,
+            self.small_instance_area,
+            self.small_instance_weight,
+        )
+        return {
+            **item,
+            "image": torch.from_numpy(normalise(image)),
+            **{k: torch.from_numpy(v) for k, v in targets.items()},
+        }
+
+
+class _IdsMixin:
+    """The image ids of a split, from its id list (the dataset's `list_template`)."""
+
+    data_root: Path
+    meta: DatasetMeta
+
+    def split_ids(self, split: str, limit: int | None = None) -> list[str]:
+        ids = read_id_list(self.meta.list_path(self.data_root, split))
+        return ids[:limit] if limit else ids
+
+
+class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
+    """The classifier's data: 15 crops per image and their tags."""
+
+    def __init__(
+        self,
+        data_root: str,
+        meta: DatasetMeta,
+        train_split: str = "train",
+        val_split: str = "val",
+        predict_split: str = "train",
+        batch_size: int = 4,
+        num_workers: int = 0,
+        limit: int | None = None,
+    ):
+        super().__init__()
+        self.data_root, self.meta = Path(data_root), meta
+        self.train_split, self.val_split, self.predict_split = train_split, val_split, predict_split
+        self.batch_size, self.num_workers, self.limit = batch_size, num_workers, limit
+
+    def _dataset(self, split: str, flip: bool = False) -> CropTagDataset:
+        return CropTagDataset(self.data_root, split, self.split_ids(split, self.limit), self.meta, flip)
+
+    def _loader(self, dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset(self.train_split, flip=True), shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset(self.val_split), shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Crops of the prediction split (the training split, whose tags are known), for the CAMs."""
+        return self._loader(self._dataset(self.predict_split), shuffle=False)
+
+
+class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
+    """The segmenter's data: augmented training crops with targets (and, with `tag_crop_size`, the
+    fixed crops' image tags), full validation images."""
+
+    def __init__(
+        self,
+        data_root: str,
+        meta: DatasetMeta,
+        labels: LabelSource | None = None,
+        train_split: str = "train",
+        val_split: str = "val",
+        predict_split: str = "train",
+        crop_size: Sequence[int] = (128, 256),
+        scale_range: Sequence[float] = (0.5, 2.0),
+        sigma: float = 8.0,
+        small_instance_area: int = 0,
+        small_instance_weight: float = 1.0,
+        batch_size: int = 4,
+        val_batch_size: int = 1,
+        num_workers: int = 0,
+        limit: int | None = None,
+        tag_crop_size: Sequence[int] | None = None,
+    ):
+        super().__init__()
+        self.data_root, self.meta, self.labels = Path(data_root), meta, labels or LabelSource()
+        self.tag_crop_size = tag_crop_size
+        self.train_split, self.val_split, self.predict_split = train_split, val_split, predict_split
+        self.crop_size, self.scale_range, self.sigma = tuple(crop_size), tuple(scale_range), sigma
+        self.small_instance_area, self.small_instance_weight = small_instance_area, small_instance_weight
+        self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
+        self.limit = limit
+
+    def _dataset(self, split: str, mode: str, labels: LabelSource | None = None) -> PanopticDataset:
+        return PanopticDataset(
+            self.data_root,
+            split,
+            self.split_ids(split, self.limit),
+            self.meta,
+            mode,
+            labels or LabelSource(),
+            self.crop_size,
+            self.scale_range,
+            self.sigma,
+            self.small_instance_area,
+            self.small_instance_weight,
+            tag_crop_size=self.tag_crop_size if mode == "train" else None,
+        )
+
+    def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            drop_last=shuffle and len(dataset) > batch_size,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset(self.train_split, "train", self.labels), self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation always scores against the true GT."""
+        return self._loader(self._dataset(self.val_split, "val"), self.val_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset(self.predict_split, "predict"), self.val_batch_size, shuffle=False)

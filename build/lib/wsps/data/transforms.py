@@ -1,0 +1,63 @@
+"""Joint augmentation of an image and its label maps: random scale, crop and flip (pure numpy)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def normalise(image: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 RGB -> 3xHxW float32 with the usual per-channel statistics."""
+    return ((image.astype(np.float32) / 255 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+
+
+def working_size(height: int, width: int, max_side: int | None) -> tuple[int, int] | None:
+    """(rows, cols) of a copy shrunk so that its longer side is at most `max_side`, or None when
+    the image is already small enough (or `max_side` is null): slow per-pixel steps run on it."""
+    if not max_side or max(height, width) <= max_side:
+        return None
+    factor = max_side / max(height, width)
+    return max(1, round(height * factor)), max(1, round(width * factor))
+
+
+def resize(image: np.ndarray, maps: Sequence[np.ndarray], size: tuple[int, int]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Image bilinear, label maps nearest, to `size` = (rows, cols)."""
+    dsize = (size[1], size[0])
+    image = cv2.resize(image, dsize, interpolation=cv2.INTER_LINEAR)
+    return image, [cv2.resize(m, dsize, interpolation=cv2.INTER_NEAREST) for m in maps]
+
+
+def random_scale_crop_flip(
+    rng: np.random.Generator,
+    image: np.ndarray,
+    maps: Sequence[np.ndarray],
+    pads: Sequence[int],
+    crop_size: Sequence[int],
+    scale_range: Sequence[float] = (0.5, 2.0),
+    flip: bool = True,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Scale by a random factor, take a random `crop_size` window (padding the image with 0 and
+    each map with its `pads` value where the scaled image is smaller), flip half the time."""
+    scale = rng.uniform(*scale_range)
+    height, width = image.shape[:2]
+    size = (max(1, int(round(height * scale))), max(1, int(round(width * scale))))
+    image, maps = resize(image, maps, size)
+    crop_h, crop_w = crop_size
+    pad_h, pad_w = max(0, crop_h - size[0]), max(0, crop_w - size[1])
+    if pad_h or pad_w:
+        image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        maps = [
+            cv2.copyMakeBorder(m, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=int(p)) for m, p in zip(maps, pads)
+        ]
+    y = int(rng.integers(0, image.shape[0] - crop_h + 1))
+    x = int(rng.integers(0, image.shape[1] - crop_w + 1))
+    window = (slice(y, y + crop_h), slice(x, x + crop_w))
+    image, maps = image[window], [m[window] for m in maps]
+    if flip and rng.random() < 0.5:
+        image, maps = image[:, ::-1], [m[:, ::-1] for m in maps]
+    return np.ascontiguousarray(image), [np.ascontiguousarray(m) for m in maps]

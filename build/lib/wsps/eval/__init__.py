@@ -1,0 +1,1 @@
+"""Evaluation: mIoU (torchmetrics) and PQ (cityscapesscripts' panoptic evaluation)."""

@@ -1,0 +1,153 @@
+"""The self-training driver: `python train.py` runs the whole method, resumably.
+
+Steps (`wsps.loop.steps`), each composed from the same configs as the standalone tools plus the
+loop's overrides:
+
+    data -> prepare -> cues -> classifier (+ CAM labels) ->
+    round 1: generate_gt (first_round preset: CAM + M&G) -> score pseudo-GT -> train segmenter -> predict
+    round k: generate_gt (later rounds: predictions + scores) -> score -> train -> predict
+    ... until the final training loss falls by less than `tolerance` (relative), or `max_rounds`.
+
+`supervision=full` trains every round on the true labels (no cues); `semi` mixes the true labels
+of `true_gt_fraction` of the images into the pseudo-GT. `stuff_cues=truth` replaces the CAM labels
+with the true stuff labels (an upper bound) and skips the classifier. Every step's config is
+composed before anything runs; completed steps are kept in the run record (`wsps.loop.record`)
+and skipped when the run is started again; results go to the tracker and the results files
+(`wsps.loop.report`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from wsps.io import ConfigError, InputError
+from wsps.loop.record import RunRecord, StepFailed
+from wsps.loop.report import Tracker, per_class, write_results
+from wsps.loop.steps import Steps
+from wsps.train import input_error_message
+
+log = logging.getLogger(__name__)
+
+SUPERVISION = ("weak", "full", "semi")
+STUFF_CUES = ("cam", "truth")
+
+__all__ = ["Loop", "StepFailed", "run_loop"]
+
+
+class Loop:
+    """One run of the method in `run_dir`; `cfg` is the composed `train` config with `stage=loop`."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path):
+        self.loop = cfg.loop
+        if self.loop.supervision not in SUPERVISION:
+            raise StepFailed(f"supervision={self.loop.supervision}: choose one of {', '.join(SUPERVISION)}")
+        if self.loop.stuff_cues not in STUFF_CUES:
+            raise StepFailed(f"stuff_cues={self.loop.stuff_cues}: choose one of {', '.join(STUFF_CUES)}")
+        if self.loop.stuff_cues != "cam" and self.loop.supervision == "full":
+            raise StepFailed(f"stuff_cues={self.loop.stuff_cues} with supervision=full: full supervision uses no cues")
+        self.run_dir = run_dir
+        dataset = (
+            HydraConfig.get().runtime.choices.get("dataset", "synthetic") if HydraConfig.initialized() else "synthetic"
+        )
+        self.record = RunRecord(run_dir, OmegaConf.to_container(self.loop, resolve=True))
+        self.steps = Steps(cfg, run_dir, dataset, self.record)
+        if not self.steps.train_list.exists() and dataset != "synthetic":
+            raise StepFailed(
+                f"{self.steps.train_list}: no such id list; prepare the dataset first (python -m wsps.prepare)"
+            )
+        self.steps.plan()
+        self.tracker = Tracker(cfg, self.steps.meta, self.steps.data_root)
+
+    def step(self, name: str, fn: Callable[[], dict]) -> dict:
+        """Run `fn` unless a previous start completed it; record its metrics."""
+        done = self.record.done(name)
+        if done is not None:
+            log.info("step %s: done before, skipped", name)
+            return done
+        log.info("step %s", name)
+        start = time.perf_counter()
+        metrics = {k: float(v) for k, v in (fn() or {}).items() if v is not None}
+        metrics["seconds"] = time.perf_counter() - start
+        self.record.complete(name, metrics)
+        return metrics
+
+    def run(self) -> dict:
+        weak, steps = self.loop.supervision != "full", self.steps
+        self.step("data", steps.data)
+        if weak:
+            self.step("prepare", steps.prepare)
+            self.step("cues", steps.cues)
+            if self.loop.stuff_cues == "truth":
+                self.step("true_stuff_cues", steps.true_stuff_cues)
+            else:
+                classifier = self.step("classifier", steps.classifier)
+                self.tracker.log(
+                    {f"classifier/{k.split('/', 1)[-1]}": v for k, v in classifier.items() if k.startswith("val/")}, 0
+                )
+        rounds, previous_loss = [], None
+        for k in range(1, int(self.loop.max_rounds) + 1):
+            pseudo = self.step(f"round_{k}/pseudo_gt", partial(steps.pseudo_gt, k)) if weak else {}
+            model = self.step(f"round_{k}/segmenter", partial(steps.segmenter, k))
+            loss = model.get("train/loss")
+            row = {
+                "round": k,
+                "train_loss": loss,
+                "model": {m: model.get(f"val/{m}") for m in ("PQ", "PQ_th", "PQ_st", "mIoU")},
+                "pseudo_gt": {m: pseudo.get(f"pseudo_gt/{m}") for m in ("mIoU", "PQ", "PQ_th", "PQ_st")}
+                if weak
+                else None,
+                "iou": {
+                    "model": per_class(model, "val/IoU/"),
+                    "pseudo_gt": per_class(pseudo, "pseudo_gt/IoU/") if weak else None,
+                },
+            }
+            rounds.append(row)
+            self.tracker.round(row, self.run_dir / f"round_{k}")
+            if (
+                previous_loss is not None
+                and loss is not None
+                and previous_loss - loss < self.loop.tolerance * previous_loss
+            ):
+                log.info(
+                    "round %d: training loss %.4f fell by less than %.0f%% of %.4f: stopping",
+                    k,
+                    loss,
+                    100 * self.loop.tolerance,
+                    previous_loss,
+                )
+                break
+            previous_loss = loss
+        results = {
+            "supervision": self.loop.supervision,
+            "stuff_cues": self.loop.stuff_cues,
+            "data_root": str(steps.data_root),
+            "rounds": rounds,
+            "final": rounds[-1]["model"] if rounds else {},
+            "seconds": sum(s.get("seconds", 0) for s in self.record.steps.values()),
+        }
+        write_results(self.run_dir, results)
+        self.tracker.finish(results)
+        return results
+
+
+def run_loop(cfg: DictConfig) -> dict:
+    """`python train.py` (stage=loop)."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        return Loop(cfg, run_dir).run()
+    except StepFailed as err:
+        log.error("%s", err)
+        raise SystemExit(1) from None
+    except (ConfigError, InputError, RuntimeError) as err:
+        message = input_error_message(err)
+        if message is None:
+            raise
+        log.error("%s", message)
+        raise SystemExit(1) from None

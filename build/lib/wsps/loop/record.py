@@ -1,0 +1,58 @@
+"""The run record, `state.json`: the loop's settings and its completed steps with their metrics.
+
+Versioned: a record written by an older version of wsps is converted when it is read, so that a
+run begun before a setting existed resumes with the value it used.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from wsps.io import atomic_path
+
+VERSION = 2
+
+
+class StepFailed(RuntimeError):
+    """A step of the loop could not complete; the message says which and why."""
+
+
+def convert(record: dict) -> dict:
+    """A record of any earlier version as the current one.
+
+    Version 1 (no `version` key) predates `loop.stuff_cues`; such runs used the CAMs.
+    """
+    record = {"steps": {}, **record}
+    if record.get("version", 1) < 2:
+        if "settings" in record:
+            record["settings"] = {"stuff_cues": "cam", **record["settings"]}
+        record["version"] = 2
+    return record
+
+
+class RunRecord:
+    """`run_dir/state.json`, refused when it holds a run with other loop settings."""
+
+    def __init__(self, run_dir: Path, settings: dict):
+        self.path = Path(run_dir) / "state.json"
+        record = convert(json.loads(self.path.read_text())) if self.path.exists() else {"version": VERSION, "steps": {}}
+        if record.get("settings", settings) != settings:
+            raise StepFailed(
+                f"{run_dir} holds a run with other loop settings; start a new one (loop.name=...) or delete it"
+            )
+        self.record = {**record, "version": VERSION, "settings": settings}
+
+    @property
+    def steps(self) -> dict[str, dict]:
+        return self.record["steps"]
+
+    def done(self, name: str) -> dict | None:
+        """The metrics of a completed step, or None."""
+        return self.steps.get(name)
+
+    def complete(self, name: str, metrics: dict) -> None:
+        """Record a completed step, atomically."""
+        self.steps[name] = metrics
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(json.dumps(self.record, indent=1))

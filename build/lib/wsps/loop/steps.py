@@ -1,0 +1,232 @@
+"""The loop's steps, each composed from the same config as its standalone tool plus the loop's
+override lists: the data, `prepare`, `cues`, the classifier (or the true stuff cues), and per
+round the pseudo-GT and the segmenter. Each returns its metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from hydra import compose
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+
+from wsps.cues.__main__ import options_from_config as cue_options
+from wsps.cues.job import run as run_cues
+from wsps.data.metadata import meta_for
+from wsps.data.synthetic import generate
+from wsps.eval.folders import score_label_folder
+from wsps.gt.job import run as run_gt
+from wsps.gt.options import GTOptions
+from wsps.io import read_id_list, read_label_png, write_label_png
+from wsps.loop.record import RunRecord, StepFailed
+from wsps.loop.report import last_logged
+from wsps.prepare import options_from_config as prepare_options
+from wsps.prepare import prepare
+from wsps.train import resolved, train
+
+
+class Steps:
+    """The steps of one run in `run_dir`; `cfg` is the composed `train` config with `stage=loop`,
+    `dataset` the name of its dataset config."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, dataset: str, record: RunRecord):
+        self.cfg, self.loop, self.run_dir, self.dataset, self.record = cfg, cfg.loop, run_dir, dataset, record
+        self.data_root = Path(to_absolute_path(cfg.data_root))
+        self.meta = meta_for(cfg)
+        self.train_list = self.meta.list_path(self.data_root, "train")
+
+    def plan(self) -> None:
+        """Compose every step's config for every planned round before anything runs, so that a
+        typo in `loop.steps` or `loop.rounds` fails in seconds, naming the step, round and key."""
+        checks = [
+            ("prepare", None, "prepare", ["split=train", *self.overrides("prepare")]),
+            ("cues", None, "cues", ["split=train", *self.overrides("cues")]),
+        ]
+        if self.loop.stuff_cues == "cam":
+            checks.append(("classifier", None, "train", ["stage=classifier", *self.overrides("classifier")]))
+        for k in range(1, int(self.loop.max_rounds) + 1):
+            checks.append(("gt", k, "generate_gt", ["split=train", *self.overrides("gt", k)]))
+            checks.append(
+                (
+                    "segmenter",
+                    k,
+                    "train",
+                    ["stage=segmenter", *self.segmenter_defaults(), *self.overrides("segmenter", k)],
+                )
+            )
+        if self.loop.supervision == "full":
+            checks = [c for c in checks if c[0] == "segmenter"]
+        for step, k, config_name, overrides in checks:
+            where = f"loop step {step}" + (f", round {k}" if k else "")
+            try:
+                run = [f"paths.output_dir={self.run_dir}", "logger=csv"] if config_name == "train" else []
+                cfg = compose(
+                    config_name=config_name,
+                    overrides=[f"dataset={self.dataset}", f"data_root={self.data_root}", *run, *overrides],
+                )
+                values = resolved(cfg)
+                if config_name == "generate_gt":
+                    GTOptions.from_mapping(values, resolve_path=to_absolute_path)
+                else:
+                    meta_for(cfg)
+            except Exception as err:  # Hydra's and OmegaConf's errors name the key; nothing has run yet
+                raise StepFailed(f"{where}: {str(err).splitlines()[0]}") from None
+
+    def compose(self, config_name: str, overrides: list[str], folder: Path) -> DictConfig:
+        """A tool's config as its CLI would compose it, saved beside the step's outputs."""
+        dataset = (
+            [] if config_name == "synthetic" else [f"dataset={self.dataset}"]
+        )  # the generator has no dataset group
+        cfg = compose(config_name=config_name, overrides=[*dataset, f"data_root={self.data_root}", *overrides])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{config_name}.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        return cfg
+
+    def overrides(self, step: str, round_k: int | None = None) -> list[str]:
+        """The loop's overrides for a step: those for every run, then those of the rounds up to `round_k`."""
+        extra = list(self.loop.steps.get(step) or [])
+        for start in sorted(
+            (self.loop.rounds or {}), key=int
+        ):  # keys are strings: "6" can be overridden as loop.rounds.6
+            if round_k is not None and int(start) <= round_k:
+                extra += list(self.loop.rounds[start].get(step) or [])
+        return extra
+
+    # ------------------------------------------------------------------ steps
+
+    def data(self) -> dict:
+        if self.train_list.exists():
+            return {"generated": 0}
+        if self.dataset != "synthetic":
+            raise StepFailed(f"{self.train_list}: no such id list; prepare the dataset first (python -m wsps.prepare)")
+        cfg = self.compose(
+            "synthetic", self.overrides("synthetic"), self.run_dir / "data"
+        )  # its own seed: shared by every run
+        written = generate(
+            self.data_root, int(cfg.num_train), int(cfg.num_val), int(cfg.height), int(cfg.width), int(cfg.seed)
+        )
+        return {"generated": sum(len(v) for v in written.values())}
+
+    def prepare(self) -> dict:
+        cfg = self.compose("prepare", ["split=train", *self.overrides("prepare")], self.run_dir / "prepare")
+        summary = prepare(prepare_options(cfg), int(cfg.num_workers))
+        if summary.failed:
+            raise StepFailed(f"prepare: {summary}: {summary.failures[0]}")
+        return {"images": sum(summary.counts.values())}
+
+    def cues(self) -> dict:
+        cfg = self.compose(
+            "cues",
+            ["split=train", f"pred_root={self.run_dir / 'cues'}", *self.overrides("cues")],
+            self.run_dir / "cues",
+        )
+        summary = run_cues(cue_options(cfg))
+        if summary.failed:
+            raise StepFailed(f"cues: {summary}: {summary.failures[0]}")
+        return {"images": sum(summary.counts.values())}
+
+    def train_stage(
+        self, stage: str, folder: Path, overrides: list[str], round_k: int | None = None, defaults: tuple[str, ...] = ()
+    ) -> dict:
+        """Train a stage; `defaults` come before the loop's step overrides, which may change them."""
+        cfg = self.compose(
+            "train",
+            [
+                f"stage={stage}",
+                f"seed={self.cfg.seed}",
+                f"paths.output_dir={folder}",
+                "logger=csv",
+                *defaults,
+                *self.overrides(stage, round_k),
+                *overrides,
+            ],
+            folder,
+        )
+        return train(cfg)
+
+    def classifier(self) -> dict:
+        folder = self.run_dir / "classifier"
+        return self.train_stage("classifier", folder, [f"pred_root={self.run_dir / 'cues'}"])
+
+    def true_stuff_cues(self) -> dict:
+        """The true labels of the stuff classes where the CAM labels would be (things unlabelled)."""
+        stuff = np.full(256, self.meta.ignore_label, np.uint8)
+        stuff[list(self.meta.stuff_classes)] = list(self.meta.stuff_classes)
+        folder = self.run_dir / "cues" / "cam" / "train"
+        ids = read_id_list(self.train_list)
+        for image_id in ids:
+            label = read_label_png(self.meta.gt_path(self.data_root, "train", image_id, "labelTrainIds"))
+            write_label_png(folder / f"{image_id}_leftImg8bit.png", stuff[label])
+        return {"images": len(ids)}
+
+    def pseudo_gt(self, k: int) -> dict:
+        folder = self.run_dir / f"round_{k}"
+        source = self.run_dir / "cues" if k == 1 else self.run_dir / f"round_{k - 1}" / "pred"
+        overrides = [
+            "split=train",
+            f"pred_root={source}",
+            f"mcg_and_grabcut_dir={self.run_dir / 'cues' / 'mcg_and_grabcut' / 'train'}",
+        ]
+        if k > 1 and self.loop.score_thresh is not None:
+            previous = self.record.steps[f"round_{k - 1}/segmenter"].get("val/score_threshold")
+            threshold = previous if self.loop.score_thresh == "auto" else self.loop.score_thresh
+            if threshold is not None:
+                overrides.append(f"score_thresh={threshold}")
+        if k > 1 and self.loop.keep_previous_labels:
+            overrides += [
+                "run_fill_from_prior=true",
+                f"prior_dir={self.run_dir / f'round_{k - 1}' / 'pseudo_gt' / 'sem'}",
+            ]
+        cfg = self.compose(
+            "generate_gt",
+            [
+                *overrides,
+                *self.overrides("gt", k),
+                f"sem_save_dir={folder / 'pseudo_gt' / 'sem'}",
+                f"ins_save_dir={folder / 'pseudo_gt' / 'ins'}",
+            ],
+            folder,
+        )
+        opts = GTOptions.from_mapping(OmegaConf.to_container(cfg, resolve=True), resolve_path=to_absolute_path)
+        summary = run_gt(opts)
+        if summary.failed:
+            raise StepFailed(f"generate_gt round {k}: {summary}: {summary.failures[0]}")
+        ids = read_id_list(self.train_list)
+        scores = score_label_folder(
+            self.meta,
+            self.data_root,
+            "train",
+            ids,
+            folder / "pseudo_gt" / "sem",
+            folder / "pseudo_gt" / "ins",
+            folder / "pseudo_gt_eval",
+        )
+        return {f"pseudo_gt/{k2}": v for k2, v in scores.items()}
+
+    def segmenter_defaults(self) -> tuple[str, ...]:
+        """Overrides that come before the loop's own for the segmenter: full supervision has no use
+        for the crop-tag loss (the true labels say all the tags do)."""
+        return ("model.tag_weight=0", "data.tag_crop_size=null") if self.loop.supervision == "full" else ()
+
+    def segmenter(self, k: int) -> dict:
+        folder = self.run_dir / f"round_{k}"
+        overrides, defaults = [f"pred_root={folder / 'pred'}"], self.segmenter_defaults()
+        if self.loop.supervision == "full":
+            overrides.append("labels=gt")
+        else:
+            overrides += [f"labels={folder / 'pseudo_gt'}", "sem_save_dir=sem", "ins_save_dir=ins"]
+            if self.loop.supervision == "semi":
+                overrides.append(f"true_gt_fraction={self.loop.true_gt_fraction}")
+        previous = self.run_dir / f"round_{k - 1}" / "segmenter" / "checkpoints" / "last.ckpt"
+        if self.loop.warm_start and k > 1 and previous.exists():
+            overrides.append(f"init_ckpt={previous}")
+        resume = folder / "segmenter" / "checkpoints" / "last.ckpt"
+        if resume.exists():  # an interrupted round: continue its training
+            overrides.append(f"ckpt_path={resume}")
+        metrics = self.train_stage("segmenter", folder / "segmenter", overrides, k, defaults)
+        if (
+            "train/loss" not in metrics
+        ):  # it had trained every epoch before the interruption: take the loss from its log
+            metrics["train/loss"] = last_logged(folder / "segmenter", "train/loss")
+        return metrics

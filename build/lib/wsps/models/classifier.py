@@ -1,0 +1,165 @@
+"""The crop classifier: an encoder and a multi-label head trained on the 15 crops' image tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import pytorch_lightning as pl
+import segmentation_models_pytorch as smp
+import torch
+import torch.nn.functional as F
+from skimage.segmentation import felzenszwalb
+from torch import nn
+from torchmetrics import Metric
+from torchmetrics.classification import MultilabelAveragePrecision
+
+from wsps.data.transforms import working_size
+from wsps.gt.image_tags import crop_grid
+from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, stitch_cams, superpixel_pool
+from wsps.models.crf import crf_labels
+from wsps.models.optim import configure
+
+
+def superpixels(
+    image: np.ndarray, scale: float, sigma: float, min_size: int, max_side: int | None = None
+) -> np.ndarray:
+    """Felzenszwalb segments of an RGB image, computed on a copy shrunk so that its longer side is
+    at most `max_side` (4.4 s at 1024x2048, 0.09 s at 256x512) and enlarged back."""
+    height, width = image.shape[:2]
+    size = working_size(height, width, max_side)
+    small = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA) if size else image
+    segments = felzenszwalb(small, scale=scale, sigma=sigma, min_size=min_size, channel_axis=-1).astype(np.int32)
+    return cv2.resize(segments, (width, height), interpolation=cv2.INTER_NEAREST) if size else segments
+
+
+class PositiveCounts(Metric):
+    """Positives per class, summed over batches and processes."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.add_state("count", torch.zeros(num_classes), dist_reduce_fx="sum")
+
+    def update(self, target: torch.Tensor) -> None:
+        self.count += target.sum(dim=0)
+
+    def compute(self) -> torch.Tensor:
+        return self.count
+
+
+class CropClassifier(pl.LightningModule):
+    """Encoder (segmentation-models-pytorch, no pretrained weights) + 1x1-conv head + average
+    pooling, binary cross-entropy on each crop's tags. `output_stride` (dilation) and
+    `input_scale` (crops are enlarged before the encoder) set the CAMs' resolution.
+    `cam_superpixels` (Felzenszwalb's `scale`, `sigma`, `min_size`, and the `max_side` of the
+    image they are computed on) pools the stitched CAMs
+    within superpixels before the argmax; `cam_crf` (the keyword arguments of
+    `wsps.models.crf.crf_labels`, or null for a plain argmax) refines the labels with a dense CRF;
+    `cam_threshold` is a number or `auto` (chosen on the validation split after training, see
+    `wsps.train.choose_cam_threshold`)."""
+
+    def __init__(
+        self,
+        class_names: Sequence[str],
+        canvas_size: Sequence[int],
+        crop_size: Sequence[int],
+        encoder_name: str = "tu-regnetx_002",
+        output_stride: int = 8,
+        input_scale: float = 2.0,
+        cam_threshold: float | str = "auto",
+        cam_superpixels: dict | None = None,
+        cam_crf: dict | None = None,
+        optimizer=None,
+        scheduler=None,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.encoder = smp.encoders.get_encoder(
+            encoder_name, in_channels=3, depth=5, weights=None, output_stride=output_stride
+        )
+        num_classes = len(class_names)
+        self.head = nn.Conv2d(self.encoder.out_channels[-1], num_classes, kernel_size=1)
+        self.crops = crop_grid(canvas_size, crop_size)
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.val_ap = MultilabelAveragePrecision(num_labels=num_classes, average="none")
+        self.val_positives = PositiveCounts(num_classes)
+
+    def features(self, crops: torch.Tensor) -> torch.Tensor:
+        if self.hparams.input_scale != 1:
+            crops = F.interpolate(crops, scale_factor=self.hparams.input_scale, mode="bilinear", align_corners=False)
+        return self.encoder(crops)[-1]
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        """Logits (N, C) of a batch of crops (N, 3, h, w)."""
+        return self.head(self.features(crops)).mean(dim=(2, 3))
+
+    def _flatten(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        crops, tags = batch["crops"], batch["tags"]
+        return crops.flatten(0, 1), tags.flatten(0, 1)
+
+    def training_step(self, batch, batch_idx):
+        crops, tags = self._flatten(batch)
+        loss = F.binary_cross_entropy_with_logits(self(crops), tags)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(crops))
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        crops, tags = self._flatten(batch)
+        logits = self(crops)
+        self.log("val/loss", F.binary_cross_entropy_with_logits(logits, tags), batch_size=len(crops), sync_dist=True)
+        self.val_ap.update(torch.sigmoid(logits), tags.long())
+        self.val_positives.update(tags)
+
+    def on_validation_epoch_end(self):
+        ap = self.val_ap.compute()
+        valid = self.val_positives.compute() > 0  # AP is undefined for a class without positives
+        for name, value, ok in zip(self.hparams.class_names, ap.tolist(), valid.tolist()):
+            if ok:
+                self.log(f"val/AP/{name}", value, sync_dist=True)
+        self.log("val/mAP", ap[valid].mean() if valid.any() else torch.tensor(0.0), prog_bar=True, sync_dist=True)
+        self.val_ap.reset()
+        self.val_positives.reset()
+
+    @torch.no_grad()
+    def cams(self, crops: torch.Tensor) -> torch.Tensor:
+        """Grad-CAMs (N, C, h, w) of every class for a batch of crops."""
+        return class_activation_maps(self.features(crops), self.head.weight.flatten(1))
+
+    def stitched_cams(self, batch) -> list[torch.Tensor]:
+        """Per image, the normalised CAMs of its crops' tags on the full canvas (C, H, W),
+        pooled within superpixels when configured, and zero wherever a covering crop lacks the tag."""
+        crops, tags = batch["crops"], batch["tags"]
+        n_images, n_crops = crops.shape[:2]
+        cams = self.cams(crops.flatten(0, 1)).unflatten(0, (n_images, n_crops))
+        maps = [stitch_cams(cams[i], tags[i], self.crops, self.hparams.canvas_size) for i in range(n_images)]
+        if self.hparams.cam_superpixels:
+            maps = [
+                superpixel_pool(
+                    full, torch.from_numpy(superpixels(image.cpu().numpy(), **self.hparams.cam_superpixels))
+                )
+                for full, image in zip(maps, batch["image"])
+            ]
+        return [full * allowed_classes(tags[i], self.crops, self.hparams.canvas_size) for i, full in enumerate(maps)]
+
+    def cam_label_map(self, full: torch.Tensor, image: torch.Tensor, threshold: float) -> torch.Tensor:
+        """Label map (H, W) of one image's stitched CAMs: the dense CRF's, or the thresholded argmax."""
+        if not self.hparams.cam_crf:
+            return cam_labels(full, threshold)
+        labels = crf_labels(full.float().cpu().numpy(), image.cpu().numpy(), threshold, **self.hparams.cam_crf)
+        return torch.from_numpy(labels)
+
+    def predict_step(self, batch, batch_idx):
+        """CAM label maps of the batch's images, from the tags of each crop."""
+        threshold = self.hparams.cam_threshold
+        if not isinstance(threshold, (int, float)):
+            raise ValueError(
+                f"cam_threshold={threshold!r}: choose it first (wsps.train.choose_cam_threshold) or give a number"
+            )
+        labels = [
+            self.cam_label_map(full, image, threshold) for full, image in zip(self.stitched_cams(batch), batch["image"])
+        ]
+        return {"id": list(batch["id"]), "cam_label": [label.cpu().numpy() for label in labels]}
+
+    def configure_optimizers(self):
+        return configure(self, self.optimizer_factory, self.scheduler_factory)

@@ -1,0 +1,162 @@
+"""`train.py`: fit the classifier or the segmenter on composed configs, then predict.
+
+Everything is instantiated from the config (data, model, callbacks, loggers, trainer), as in
+the lightning-hydra-template. The classifier's CAM threshold, when `auto`, is chosen on the
+validation split after training: the threshold whose CAM labels have the best F0.5 of
+precision and coverage (precision counts twice as much as coverage).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate, to_absolute_path
+from omegaconf import DictConfig, OmegaConf
+
+from wsps.data.cityscapes import LabelSource
+from wsps.data.metadata import DatasetMeta, meta_for
+from wsps.eval.semantic import best_threshold
+from wsps.io import ConfigError, InputError, read_id_list
+from wsps.models.cam import cam_label_counts, precision_coverage
+from wsps.runner import finish
+
+log = logging.getLogger(__name__)
+
+CAM_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.61, 0.05), 2))  # above 0.6 most stuff goes unlabelled
+
+
+def resolved(cfg: DictConfig) -> dict:
+    """The config as plain values for the loggers, without Hydra's own node (composed configs
+    may carry it, with runtime values only a running app has)."""
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+
+
+def label_source(cfg: DictConfig) -> LabelSource:
+    """The segmenter's targets: the true labels, a generate_gt output, or a mix (semi-supervision)."""
+    if cfg.labels in (None, "gt"):
+        return LabelSource()
+    root = Path(to_absolute_path(cfg.labels))
+    true_gt_ids = frozenset()
+    if cfg.true_gt_fraction > 0:
+        ids = read_id_list(meta_for(cfg).list_path(to_absolute_path(cfg.data_root), "train"))
+        chosen = np.random.default_rng(cfg.seed).permutation(len(ids))[: int(round(cfg.true_gt_fraction * len(ids)))]
+        true_gt_ids = frozenset(ids[k] for k in chosen)
+    return LabelSource(str(root / cfg.sem_save_dir), str(root / cfg.ins_save_dir), true_gt_ids=true_gt_ids)
+
+
+@torch.no_grad()
+def choose_cam_threshold(model, dataloader, stuff_classes, thresholds=CAM_THRESHOLDS) -> tuple[float, dict[str, float]]:
+    """The threshold with the best F0.5 of precision and coverage of the CAM labels of `stuff_classes`
+    on `dataloader`."""
+    model.eval()
+    totals = {t: None for t in thresholds}
+    for batch in dataloader:
+        batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        for full, image, truth in zip(model.stitched_cams(batch), batch["image"], batch["label"]):
+            for t in thresholds:
+                counts = cam_label_counts(model.cam_label_map(full, image, t).to(truth.device), truth, stuff_classes)
+                totals[t] = counts if totals[t] is None else {k: totals[t][k] + v for k, v in counts.items()}
+    scores = {t: precision_coverage(c) for t, c in totals.items()}
+    best = best_threshold({t: (s["precision_all"], s["coverage_all"]) for t, s in scores.items()})
+    return float(best), scores[best]
+
+
+def check_inputs(cfg: DictConfig, meta: DatasetMeta) -> None:
+    """Refuse a run whose data root, id lists or label folders are missing, before any logger or
+    output folder is made."""
+    data_root = Path(to_absolute_path(cfg.data_root))
+    if not data_root.is_dir():
+        raise InputError(data_root, "data root not found (data_root=...)")
+    splits = ([cfg.data.train_split, cfg.data.val_split] if cfg.fit else []) + (
+        [cfg.data.predict_split] if cfg.predict else []
+    )
+    for split in dict.fromkeys(splits):
+        path = meta.list_path(data_root, split)
+        if not path.is_file():
+            raise InputError(
+                path, f"no id list for split {split} (python -m wsps.prepare data_root=... split={split} writes it)"
+            )
+    if cfg.stage == "segmenter" and cfg.fit and cfg.labels not in (None, "gt"):
+        for name in (cfg.sem_save_dir, cfg.ins_save_dir):
+            folder = Path(to_absolute_path(cfg.labels)) / name
+            if not folder.is_dir():
+                raise InputError(
+                    folder, "label folder not found (labels=... holds the pseudo-GT's sem_save_dir and ins_save_dir)"
+                )
+
+
+def input_error_message(err: BaseException) -> str | None:
+    """One line for an `InputError`, also one raised in a data-loader worker, which comes back
+    re-raised with the worker's traceback as its text; None for any other error."""
+    lines = [line for line in str(err).splitlines() if "InputError: " in line]
+    if lines:
+        return lines[-1].split("InputError: ", 1)[1]
+    return str(err) if isinstance(err, (ConfigError, InputError)) else None
+
+
+def run_stage(cfg: DictConfig) -> float | None:
+    """`train.py stage=classifier|segmenter`: train, with one line and exit code 2 for a bad
+    option or input (the file or key named) instead of a traceback."""
+    try:
+        metrics = train(cfg)
+    except (ConfigError, InputError, RuntimeError) as err:
+        message = input_error_message(err)
+        if message is None:
+            raise
+        log.error("%s", message)
+        finish(2, message)
+        return None
+    return metrics.get(cfg.monitor) if cfg.get("monitor") else None
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit (and predict) as the config says; returns the final metrics."""
+    meta = meta_for(cfg)
+    check_inputs(cfg, meta)
+    pl.seed_everything(cfg.seed, workers=True)
+    if cfg.get("logger") and "wandb" in cfg.logger and cfg.logger.wandb.get("offline", True):
+        os.environ.setdefault("WANDB_MODE", "offline")
+    data_kwargs = {"data_root": to_absolute_path(cfg.data_root), "meta": meta}
+    if cfg.stage == "segmenter":
+        data_kwargs["labels"] = label_source(cfg)
+    datamodule = instantiate(cfg.data, _partial_=True)(**data_kwargs)  # objects stay objects
+    model = instantiate(cfg.model, _convert_="all")  # plain types in the checkpoint's hyperparameters
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + [instantiate(cfg.writer)]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(resolved(cfg))
+
+    if cfg.get("init_ckpt"):
+        state = torch.load(to_absolute_path(cfg.init_ckpt), map_location="cpu", weights_only=False)["state_dict"]
+        model.load_state_dict(state)
+    if cfg.fit:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        if cfg.get("monitor") and cfg.monitor not in trainer.callback_metrics and not trainer.fast_dev_run:
+            trainer.validate(model, datamodule=datamodule)  # a resumed run that had already finished its epochs
+    elif cfg.ckpt_path:
+        model = type(model).load_from_checkpoint(to_absolute_path(cfg.ckpt_path), optimizer=None, scheduler=None)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+    if cfg.stage == "classifier" and model.hparams.cam_threshold == "auto":
+        datamodule.setup("validate")
+        threshold, scores = choose_cam_threshold(model, datamodule.val_dataloader(), meta.stuff_classes)
+        model.hparams.cam_threshold = threshold
+        metrics.update({"val/cam_threshold": threshold, **{f"val/cam_{k}": v for k, v in scores.items()}})
+        for logger in trainer.loggers:
+            logger.log_metrics({k: v for k, v in metrics.items() if k.startswith("val/cam")})
+        log.info(
+            "CAM threshold %.2f chosen on %s: %s",
+            threshold,
+            cfg.val_split,
+            ", ".join(f"{k} {v:.3f}" for k, v in scores.items()),
+        )
+    if cfg.predict:
+        trainer.predict(model, datamodule=datamodule, return_predictions=False)
+    log.info("metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
+    return metrics
