@@ -1,1 +1,0 @@
-"""Datasets: the embedded synthetic streets, Cityscapes-layout readers, targets, data modules."""

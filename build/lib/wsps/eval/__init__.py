@@ -1,1 +1,0 @@
-"""Evaluation: mIoU (torchmetrics) and PQ (cityscapesscripts' panoptic evaluation)."""

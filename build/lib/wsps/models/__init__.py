@@ -1,1 +1,0 @@
-"""The learned halves of the method: the crop classifier (CAM stuff cues) and the panoptic segmenter."""
