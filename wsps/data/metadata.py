@@ -77,21 +77,23 @@ class DatasetMeta:
         Its `stuff_classes` (the reference's option, kept for generate_gt) must be exactly the
         classes that are not things.
         """
-        try:
-            meta = cls(
-                name=str(cfg.get("dataset_name", "cityscapes")),
-                class_names=tuple(str(n) for n in cfg["class_names"]),
-                thing_classes=tuple(int(c) for c in cfg["thing_classes"]),
-                ignore_label=int(cfg["ignore_label"]),
-                label_table=cfg.get("label_table"),
-                canvas_size=_pair(cfg["canvas_size"], "canvas_size"),
-                schk_crop_size=_pair(cfg["schk_crop_size"], "schk_crop_size"),
-                image_folder=str(cfg.get("image_folder", "leftImg8bit")),
-                label_folder=str(cfg.get("label_folder", "gtFine")),
-                list_template=str(cfg.get("list_template", "lists/%s_id.txt")),
-            )
-        except KeyError as err:
-            raise ConfigError(f"the dataset config lacks {err.args[0]}") from None
+        missing = [
+            k for k in ("class_names", "thing_classes", "ignore_label", "canvas_size", "schk_crop_size") if k not in cfg
+        ]
+        if missing:
+            raise ConfigError(f"the dataset config lacks {', '.join(missing)}")
+        meta = cls(
+            name=str(cfg.get("dataset_name", "cityscapes")),
+            class_names=tuple(str(n) for n in cfg["class_names"]),
+            thing_classes=tuple(int(c) for c in cfg["thing_classes"]),
+            ignore_label=int(cfg["ignore_label"]),
+            label_table=cfg.get("label_table"),
+            canvas_size=_pair(cfg["canvas_size"], "canvas_size"),
+            schk_crop_size=_pair(cfg["schk_crop_size"], "schk_crop_size"),
+            image_folder=str(cfg.get("image_folder", "leftImg8bit")),
+            label_folder=str(cfg.get("label_folder", "gtFine")),
+            list_template=str(cfg.get("list_template", "lists/%s_id.txt")),
+        )
         if "stuff_classes" in cfg and tuple(int(c) for c in cfg["stuff_classes"]) != meta.stuff_classes:
             raise ConfigError(
                 f"stuff_classes {list(cfg['stuff_classes'])} must be the classes that are not things: "
@@ -109,9 +111,6 @@ class DatasetMeta:
     def stuff_classes(self) -> tuple[int, ...]:
         things = set(self.thing_classes)
         return tuple(c for c in range(self.num_classes) if c not in things)
-
-    def is_thing(self, label: np.ndarray) -> np.ndarray:
-        return np.isin(label, self.thing_classes)
 
     def check_labels(self, label: np.ndarray, path: str | Path) -> np.ndarray:
         """`label` (train ids) unless it holds a value that is neither a class nor the ignore label."""
@@ -174,31 +173,8 @@ def _pair(value, name: str) -> tuple[int, int]:
 
 
 def meta_for(cfg) -> DatasetMeta:
-    """`DatasetMeta.from_config` on an OmegaConf config or a plain mapping."""
-    from omegaconf import DictConfig
-
-    if isinstance(cfg, DictConfig):
-        keys = (
-            "dataset_name",
-            "class_names",
-            "thing_classes",
-            "stuff_classes",
-            "ignore_label",
-            "label_table",
-            "canvas_size",
-            "schk_crop_size",
-            "image_folder",
-            "label_folder",
-            "list_template",
-        )
-        cfg = {k: _plain(cfg[k]) for k in keys if k in cfg}
+    """`DatasetMeta.from_config` on a composed config (an OmegaConf node reads as a mapping)."""
     return DatasetMeta.from_config(cfg)
-
-
-def _plain(value):
-    from omegaconf import OmegaConf
-
-    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
 def dataset_meta(name: str) -> DatasetMeta:

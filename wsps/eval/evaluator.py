@@ -75,12 +75,12 @@ class PanopticEvaluator(nn.Module):
             panoptic: (sem, inst), each (H, W): the panoptic map's train ids and instance ids
                 (> 0 on thing instances); None for semantic scores only.
         """
-        truth = torch.as_tensor(self.truth(image_id) if truth is None else truth)
-        sem_t = torch.as_tensor(sem)
         device = self.scores.total.device
-        self.iou.update(sem_t.to(device), truth.to(device))
+        truth = torch.as_tensor(self.truth(image_id) if truth is None else truth).to(device)
+        sem_t = torch.as_tensor(sem).to(device)
+        self.iou.update(sem_t, truth)
         if score is not None:
-            self.scores.update(torch.as_tensor(score).to(device), sem_t.to(device), truth.to(device))
+            self.scores.update(torch.as_tensor(score).to(device), sem_t, truth)
             self.scored = True
         if panoptic is not None:
             as_numpy = [x.cpu().numpy() if torch.is_tensor(x) else np.asarray(x) for x in panoptic]
