@@ -3,7 +3,8 @@
     python benchmarks/bench_loop.py [--modes weak full semi reference oracle full_tags] [--seed N]
 
 Runs `python train.py` (defaults) for each mode, each in its own run folder under runs/bench/
-(`reference`: the weak loop with the reference's cleaning as it is, loop.keep_previous_labels=false;
+(`weak_val_labels`: the weak loop with its thresholds chosen on the validation labels, as before
+issue #17; `reference`: the weak loop with the reference's cleaning as it is, loop.keep_previous_labels=false;
 `oracle`: the weak loop with the true stuff labels as its stuff cues, loop.stuff_cues=truth, an
 upper bound on what better CAMs could give; `full_tags`: full supervision with the weak segmenter's
 crop-tag loss added, a control for how much of the weak run's gain that loss alone gives),
@@ -26,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 MODES = {
     "weak": [],
+    "weak_val_labels": ["selection=val_labels"],
     "full": ["loop.supervision=full"],
     "semi": ["experiment=semi"],
     "reference": ["loop.keep_previous_labels=false"],

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import REPO, run_script
 from wsps.data.cityscapes import gt_path
 from wsps.data.synthetic import generate
-from wsps.io import read_label_png
+from wsps.io import read_label_png, write_label_png, write_png
 
 SMALL = [
     "loop.max_rounds=2",
@@ -84,8 +85,10 @@ def test_round_two_uses_the_later_rounds_preset_and_the_chosen_threshold(weak_ru
     config = (weak_run / "round_2/generate_gt.yaml").read_text()
     assert "pred_dir: pred_sem_raw" in config and "run_score_thresh: true" in config
     state = json.loads((weak_run / "state.json").read_text())
-    chosen = state["steps"]["round_1/segmenter"]["val/score_threshold"]
-    assert f"score_thresh: {chosen}" in config
+    chosen = state["steps"]["round_2/pseudo_gt"]["selection/score_threshold"]  # from the tags and boxes
+    assert f"score_thresh: {chosen}" in config and 0.05 <= chosen <= 0.99
+    assert state["settings"]["selection"] == "tags_and_boxes" and "round_1/pseudo_gt" in state["steps"]
+    assert "selection/score_threshold" not in state["steps"]["round_1/pseudo_gt"]  # the first round has no scores
     assert "pred_dir: cam/train" in (weak_run / "round_1/generate_gt.yaml").read_text()
     assert "run_fill_from_prior: true" in config and f"prior_dir: {weak_run}/round_1/pseudo_gt/sem" in config
     segmenter = (weak_run / "round_2/segmenter/train.yaml").read_text()
@@ -106,16 +109,96 @@ def test_an_interrupted_step_is_redone_alone(weak_run, data, tmp_path):
     state = json.loads((run_dir / "state.json").read_text())
     last = [k for k in state["steps"] if k.endswith("segmenter")][-1]
     del state["steps"][last]
-    del state["settings"]["stuff_cues"]  # as in a run begun before the setting existed: it used the CAMs
+    for setting in ("stuff_cues", "selection", "selection_images"):  # a record of before these settings
+        del state["settings"][setting]
     del state["version"]  # records of that time carried no version
     (run_dir / "state.json").write_text(json.dumps(state))
-    code, out = _loop(data, run_dir)
+    code, out = _loop(data, run_dir)  # it used the CAMs and chose on the validation labels, as runs of then did
+    assert code == 1 and "holds a run with other loop settings" in out
+    code, out = _loop(data, run_dir, "selection=val_labels")
     assert code == 0, out[-2000:]
     assert f"step {last}" in out and "step cues\n" not in out and "step classifier\n" not in out
     # its checkpoint holds every epoch already: training resumes from it, ends, and validates
     assert f"Restoring states from the checkpoint path at {run_dir}/{last}/checkpoints/last.ckpt" in out
     redone = json.loads((run_dir / "state.json").read_text())["steps"][last]
     assert {"val/PQ", "val/mIoU", "train/loss"} <= set(redone)
+
+
+def test_val_label_selection_takes_the_previous_segmenters_threshold(weak_run, data, tmp_path):
+    if not (weak_run / "round_2").exists():
+        pytest.skip("the loop stopped after one round")
+    run_dir = tmp_path / "run"
+    shutil.copytree(weak_run, run_dir)
+    state = json.loads((run_dir / "state.json").read_text())
+    for step in [k for k in state["steps"] if k.startswith("round_2/")]:
+        del state["steps"][step]
+    state["settings"]["selection"] = "val_labels"
+    del state["settings"]["selection_images"]
+    (run_dir / "state.json").write_text(json.dumps(state))
+    code, out = _loop(data, run_dir, "selection=val_labels")
+    assert code == 0, out[-2000:]
+    chosen = state["steps"]["round_1/segmenter"]["val/score_threshold"]
+    assert f"score_thresh: {chosen}\n" in (run_dir / "round_2/generate_gt.yaml").read_text()
+    recorded = json.loads((run_dir / "state.json").read_text())["steps"]["round_2/pseudo_gt"]
+    assert recorded["selection/score_threshold"] == chosen
+
+
+def _permute_val_labels(data: Path, root: Path) -> None:
+    """A copy of `data` whose validation labels have their classes permuted (stuff among stuff,
+    things among things), official-id maps removed: only scoring may read them."""
+    shutil.copytree(data, root)
+    table = np.arange(256)
+    table[:11], table[11:19] = np.roll(np.arange(11), 3), np.roll(np.arange(11, 19), 2)
+    for path in sorted((root / "gtFine" / "val").rglob("*.png")):
+        if path.name.endswith("_labelTrainIds.png"):
+            write_label_png(path, table[read_label_png(path)].astype(np.uint8))
+        elif path.name.endswith("_instanceTrainIds.png"):
+            ins = np.array(Image.open(path)).astype(np.int64)  # 16-bit: trainId * 1000 + k
+            thing = ins >= 1000
+            ins[thing] = table[ins[thing] // 1000] * 1000 + ins[thing] % 1000
+            ins[~thing] = table[ins[~thing]]
+            write_png(path, ins.astype(np.uint16))
+        else:
+            path.unlink()
+
+
+def test_no_choice_of_the_weak_loop_reads_the_validation_labels(weak_run, data, tmp_path):
+    permuted = tmp_path / "permuted"
+    _permute_val_labels(data, permuted)
+    run_dir = tmp_path / "run"
+    code, out = _loop(permuted, run_dir)
+    assert code == 0, out[-3000:]
+    first, second = (json.loads((r / "state.json").read_text()) for r in (weak_run, run_dir))
+    assert list(first["steps"]) == list(second["steps"])  # the same steps and rounds
+
+    def chosen(state):
+        return {step: {k: v for k, v in m.items() if k.startswith("selection/")} for step, m in state["steps"].items()}
+
+    assert chosen(first) == chosen(second) and chosen(first)["classifier"]["selection/cam_threshold"] > 0
+    assert "selection/cam_precision_tags" in first["steps"]["classifier"]  # chosen on the tags
+
+    def config(run, path):
+        return (
+            (run / path)
+            .read_text()
+            .replace(str(run), "RUN")
+            .replace(str(data if run == weak_run else permuted), "DATA")
+        )
+
+    rounds = [k for k in first["steps"] if k.endswith("/pseudo_gt")]
+    for path in ["classifier/train.yaml"] + [
+        f"{k.split('/')[0]}/{f}" for k in rounds for f in ("generate_gt.yaml", "segmenter/train.yaml")
+    ]:
+        assert config(weak_run, path) == config(run_dir, path), path
+    for folder in ["cues/cam/train"] + [f"{k.split('/')[0]}/pseudo_gt/{m}" for k in rounds for m in ("sem", "ins")]:
+        names = sorted(p.name for p in (weak_run / folder).iterdir())
+        assert names and names == sorted(p.name for p in (run_dir / folder).iterdir())
+        for name in names:
+            assert np.array_equal(read_label_png(weak_run / folder / name), read_label_png(run_dir / folder / name)), (
+                name
+            )
+    scored = [json.loads((r / "results.json").read_text())["rounds"][0]["model"]["mIoU"] for r in (weak_run, run_dir)]
+    assert scored[0] != scored[1]  # the permuted labels were read, to score
 
 
 def test_other_settings_in_the_same_folder_are_refused(weak_run, data):

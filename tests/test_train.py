@@ -41,8 +41,10 @@ def _cfg(tmp_path: Path, data: Path, *overrides):
 
 
 def test_classifier_fast_dev_run_writes_cam_labels(tmp_path, data):
-    metrics = train(_cfg(tmp_path, data, "stage=classifier", "debug=fast"))
-    assert 0 <= metrics["val/mAP"] <= 1 and 0.05 <= metrics["val/cam_threshold"] <= 0.95
+    metrics = train(_cfg(tmp_path, data, "stage=classifier", "debug=fast", "selection_images=3"))
+    assert 0 <= metrics["val/mAP"] <= 1 and 0.05 <= metrics["selection/cam_threshold"] <= 0.6
+    assert metrics["selection/cam_images"] == 3  # the label-free choice read the first 3 training images
+    assert 0 < metrics["selection/cam_precision_tags"] <= 1 and 0 <= metrics["val/cam_precision_all"] <= 1
     written = sorted((tmp_path / "results/cam/train").iterdir())
     assert len(written) == 4  # fast_dev_run predicts one batch of 4 images
     for path in written:
@@ -51,6 +53,12 @@ def test_classifier_fast_dev_run_writes_cam_labels(tmp_path, data):
         assert cam.shape == (128, 256) and set(np.unique(cam).tolist()) <= set(range(19)) | {255}
         truth = read_label_png(data / "gtFine/train" / image_id.split("_")[0] / f"{image_id}_gtFine_labelTrainIds.png")
         assert set(np.unique(cam).tolist()) - {255} <= set(np.unique(truth).tolist())  # only the image's own tags
+
+
+def test_classifier_cam_threshold_on_the_validation_labels(tmp_path, data):
+    metrics = train(_cfg(tmp_path, data, "stage=classifier", "debug=fast", "selection=val_labels", "predict=false"))
+    assert 0.05 <= metrics["selection/cam_threshold"] <= 0.6 and "selection/cam_precision_tags" not in metrics
+    assert 0 <= metrics["val/cam_precision_all"] <= 1 and 0 <= metrics["val/cam_coverage_all"] <= 1
 
 
 def test_segmenter_fast_dev_run_and_generate_gt_reads_its_files(tmp_path, data):

@@ -1,9 +1,8 @@
 """`train.py`: fit the classifier or the segmenter on composed configs, then predict.
 
 Everything is instantiated from the config (data, model, callbacks, loggers, trainer), as in
-the lightning-hydra-template. The classifier's CAM threshold, when `auto`, is chosen on the
-validation split after training: the threshold whose CAM labels have the best F0.5 of
-precision and coverage (precision counts twice as much as coverage).
+the lightning-hydra-template. The classifier's CAM threshold, when `auto`, is chosen after
+training as `selection` says (`wsps.selection`): by default from the crop tags, without pixel labels.
 """
 
 from __future__ import annotations
@@ -20,14 +19,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from wsps.data.cityscapes import LabelSource
 from wsps.data.metadata import DatasetMeta, meta_for
-from wsps.eval.semantic import best_threshold
 from wsps.io import ConfigError, InputError, read_id_list
-from wsps.models.cam import cam_label_counts, precision_coverage
 from wsps.runner import finish
+from wsps.selection import cam_threshold_from_tags, cam_threshold_from_val_labels, check_selection
 
 log = logging.getLogger(__name__)
-
-CAM_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.61, 0.05), 2))  # above 0.6 most stuff goes unlabelled
 
 
 def resolved(cfg: DictConfig) -> dict:
@@ -49,21 +45,33 @@ def label_source(cfg: DictConfig) -> LabelSource:
     return LabelSource(str(root / cfg.sem_save_dir), str(root / cfg.ins_save_dir), true_gt_ids=true_gt_ids)
 
 
-@torch.no_grad()
-def choose_cam_threshold(model, dataloader, stuff_classes, thresholds=CAM_THRESHOLDS) -> tuple[float, dict[str, float]]:
-    """The threshold with the best F0.5 of precision and coverage of the CAM labels of `stuff_classes`
-    on `dataloader`."""
-    model.eval()
-    totals = {t: None for t in thresholds}
-    for batch in dataloader:
-        batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        for full, image, truth in zip(model.stitched_cams(batch), batch["image"], batch["label"]):
-            for t in thresholds:
-                counts = cam_label_counts(model.cam_label_map(full, image, t).to(truth.device), truth, stuff_classes)
-                totals[t] = counts if totals[t] is None else {k: totals[t][k] + v for k, v in counts.items()}
-    scores = {t: precision_coverage(c) for t, c in totals.items()}
-    best = best_threshold({t: (s["precision_all"], s["coverage_all"]) for t, s in scores.items()})
-    return float(best), scores[best]
+def choose_cam_threshold(cfg: DictConfig, model, datamodule, meta: DatasetMeta) -> dict[str, float]:
+    """Set an `auto` CAM threshold as `cfg.selection` says: from the crop tags of the images the
+    labels are made for (the predict split), or from the validation split's pixel labels. Either
+    way the chosen threshold's labels are then scored on the validation split (`val/cam_*`)."""
+    datamodule.setup("validate")
+    metrics = {}
+    if check_selection(cfg.selection) == "val_labels":
+        threshold, scores = cam_threshold_from_val_labels(model, datamodule.val_dataloader(), meta.stuff_classes)
+    else:
+        datamodule.setup("predict")
+        threshold, chosen = cam_threshold_from_tags(
+            model, datamodule.predict_dataloader(), cfg.selection_images, ignore_label=meta.ignore_label
+        )
+        metrics = {f"selection/cam_{k}": float(v) for k, v in chosen.items()}
+        _, scores = cam_threshold_from_val_labels(
+            model, datamodule.val_dataloader(), meta.stuff_classes, thresholds=(threshold,)
+        )
+    model.hparams.cam_threshold = threshold
+    metrics.update({"selection/cam_threshold": threshold, **{f"val/cam_{k}": v for k, v in scores.items()}})
+    log.info(
+        "CAM threshold %.2f (selection=%s); its labels on %s: %s",
+        threshold,
+        cfg.selection,
+        cfg.val_split,
+        ", ".join(f"{k} {v:.3f}" for k, v in scores.items()),
+    )
+    return metrics
 
 
 def check_inputs(cfg: DictConfig, meta: DatasetMeta) -> None:
@@ -144,18 +152,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     if cfg.stage == "classifier" and model.hparams.cam_threshold == "auto":
-        datamodule.setup("validate")
-        threshold, scores = choose_cam_threshold(model, datamodule.val_dataloader(), meta.stuff_classes)
-        model.hparams.cam_threshold = threshold
-        metrics.update({"val/cam_threshold": threshold, **{f"val/cam_{k}": v for k, v in scores.items()}})
+        chosen = choose_cam_threshold(cfg, model, datamodule, meta)
+        metrics.update(chosen)
         for logger in trainer.loggers:
-            logger.log_metrics({k: v for k, v in metrics.items() if k.startswith("val/cam")})
-        log.info(
-            "CAM threshold %.2f chosen on %s: %s",
-            threshold,
-            cfg.val_split,
-            ", ".join(f"{k} {v:.3f}" for k, v in scores.items()),
-        )
+            logger.log_metrics(chosen)
     if cfg.predict:
         trainer.predict(model, datamodule=datamodule, return_predictions=False)
     log.info("metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))

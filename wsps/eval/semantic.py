@@ -39,6 +39,9 @@ class SemanticIoU(MulticlassJaccardIndex):
         return {name: float(v) for name, v in zip(names, self.compute().tolist()) if not math.isnan(v)}
 
 
+SCORE_THRESHOLDS = tuple(k / 20 for k in range(1, 20)) + (0.99,)
+
+
 def best_threshold(scores: Mapping[float, tuple[float, float]], beta: float = 0.5) -> float:
     """The threshold whose (precision, coverage) has the best F-beta, the first on ties: the one
     sweep behind both the CAM threshold and generate_gt's score threshold."""
@@ -73,15 +76,23 @@ class ScoreHistogram(Metric):
     def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.total, self.correct
 
-    def best_threshold(self, thresholds=tuple(k / 20 for k in range(1, 20)) + (0.99,)) -> tuple[float, float, float]:
+    def best_threshold(self, thresholds=SCORE_THRESHOLDS) -> tuple[float, float, float]:
         """(threshold, precision, coverage) with the best F0.5 among `thresholds`."""
         total, correct = self.compute()
-        scores = {}
-        for t in thresholds:
-            start = int(round(t * self.bins))
-            kept, right = float(total[start:].sum()), float(correct[start:].sum())
-            scores[t] = (right / kept if kept else 0.0), (right / float(total.sum()) if total.sum() else 0.0)
-        if not any(f_beta(*pc) > 0 for pc in scores.values()):
-            return 0.0, 0.0, 0.0
-        best = best_threshold(scores)
-        return best, *scores[best]
+        return sweep_histogram(total, correct, thresholds)
+
+
+def sweep_histogram(total, correct, thresholds=SCORE_THRESHOLDS) -> tuple[float, float, float]:
+    """(threshold, precision, coverage) with the best F0.5 from score histograms over [0, 1]:
+    `total[b]` pixels in bin b, `correct[b]` of them right; a threshold keeps the bins from its own.
+    Coverage is the right kept pixels over all of them. (0, 0, 0) when nothing is right."""
+    total, correct = (np.asarray(torch.as_tensor(h).double().cpu()) for h in (total, correct))
+    bins, scores = len(total), {}
+    for t in thresholds:
+        start = int(round(t * bins))
+        kept, right = float(total[start:].sum()), float(correct[start:].sum())
+        scores[t] = (right / kept if kept else 0.0), (right / float(total.sum()) if total.sum() else 0.0)
+    if not any(f_beta(*pc) > 0 for pc in scores.values()):
+        return 0.0, 0.0, 0.0
+    best = best_threshold(scores)
+    return best, *scores[best]

@@ -31,6 +31,7 @@ from wsps.io import ConfigError, InputError
 from wsps.loop.record import RunRecord, StepFailed
 from wsps.loop.report import Tracker, per_class, write_results
 from wsps.loop.steps import Steps
+from wsps.selection import check_selection
 from wsps.train import input_error_message
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,15 @@ SUPERVISION = ("weak", "full", "semi")
 STUFF_CUES = ("cam", "truth")
 
 __all__ = ["Loop", "StepFailed", "run_loop"]
+
+
+def record_settings(cfg: DictConfig) -> dict:
+    """What a resumed run must share with the run it continues: the loop's settings and how its
+    thresholds are chosen."""
+    settings = {**OmegaConf.to_container(cfg.loop, resolve=True), "selection": cfg.selection}
+    if cfg.selection != "val_labels":
+        settings["selection_images"] = cfg.selection_images
+    return settings
 
 
 class Loop:
@@ -52,11 +62,12 @@ class Loop:
             raise StepFailed(f"stuff_cues={self.loop.stuff_cues}: choose one of {', '.join(STUFF_CUES)}")
         if self.loop.stuff_cues != "cam" and self.loop.supervision == "full":
             raise StepFailed(f"stuff_cues={self.loop.stuff_cues} with supervision=full: full supervision uses no cues")
+        check_selection(cfg.selection)
         self.run_dir = run_dir
         dataset = (
             HydraConfig.get().runtime.choices.get("dataset", "synthetic") if HydraConfig.initialized() else "synthetic"
         )
-        self.record = RunRecord(run_dir, OmegaConf.to_container(self.loop, resolve=True))
+        self.record = RunRecord(run_dir, record_settings(cfg))
         self.steps = Steps(cfg, run_dir, dataset, self.record)
         if not self.steps.train_list.exists() and dataset != "synthetic":
             raise StepFailed(
@@ -89,7 +100,15 @@ class Loop:
             else:
                 classifier = self.step("classifier", steps.classifier)
                 self.tracker.log(
-                    {f"classifier/{k.split('/', 1)[-1]}": v for k, v in classifier.items() if k.startswith("val/")}, 0
+                    {
+                        **{
+                            f"classifier/{k.split('/', 1)[-1]}": v
+                            for k, v in classifier.items()
+                            if k.startswith("val/")
+                        },
+                        **{k: v for k, v in classifier.items() if k.startswith("selection/")},
+                    },
+                    0,
                 )
         rounds, previous_loss = [], None
         for k in range(1, int(self.loop.max_rounds) + 1):
@@ -99,6 +118,7 @@ class Loop:
             row = {
                 "round": k,
                 "train_loss": loss,
+                "score_threshold": pseudo.get("selection/score_threshold"),
                 "model": {m: model.get(f"val/{m}") for m in ("PQ", "PQ_th", "PQ_st", "mIoU")},
                 "pseudo_gt": {m: pseudo.get(f"pseudo_gt/{m}") for m in ("mIoU", "PQ", "PQ_th", "PQ_st")}
                 if weak

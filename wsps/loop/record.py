@@ -11,7 +11,7 @@ from pathlib import Path
 
 from wsps.io import atomic_path
 
-VERSION = 2
+VERSION = 3
 
 
 class StepFailed(RuntimeError):
@@ -21,13 +21,17 @@ class StepFailed(RuntimeError):
 def convert(record: dict) -> dict:
     """A record of any earlier version as the current one.
 
-    Version 1 (no `version` key) predates `loop.stuff_cues`; such runs used the CAMs.
+    Version 1 (no `version` key) predates `loop.stuff_cues`; such runs used the CAMs. Version 2
+    predates `selection`; such runs chose their thresholds on the validation labels.
     """
     record = {"steps": {}, **record}
-    if record.get("version", 1) < 2:
-        if "settings" in record:
+    version = record.get("version", 1)
+    if "settings" in record:
+        if version < 2:
             record["settings"] = {"stuff_cues": "cam", **record["settings"]}
-        record["version"] = 2
+        if version < 3:
+            record["settings"] = {"selection": "val_labels", **record["settings"]}
+    record["version"] = VERSION
     return record
 
 

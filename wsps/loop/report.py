@@ -82,7 +82,11 @@ class Tracker:
             logger.log_metrics(metrics, step=step)
 
     def round(self, row: dict, folder: Path) -> None:
-        flat = {"round/train_loss": row["train_loss"], **{f"model/{k}": v for k, v in row["model"].items()}}
+        flat = {
+            "round/train_loss": row["train_loss"],
+            "round/score_threshold": row.get("score_threshold"),
+            **{f"model/{k}": v for k, v in row["model"].items()},
+        }
         flat.update({f"pseudo_gt/{k}": v for k, v in (row["pseudo_gt"] or {}).items()})
         for source, ious in row["iou"].items():
             flat.update({f"{source}/IoU/{name}": v for name, v in (ious or {}).items()})

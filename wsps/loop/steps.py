@@ -23,6 +23,7 @@ from wsps.loop.record import RunRecord, StepFailed
 from wsps.loop.report import last_logged
 from wsps.prepare import options_from_config as prepare_options
 from wsps.prepare import prepare
+from wsps.selection import check_selection, score_threshold_from_annotations
 from wsps.train import resolved, train
 
 
@@ -44,7 +45,9 @@ class Steps:
             ("cues", None, "cues", ["split=train", *self.overrides("cues")]),
         ]
         if self.loop.stuff_cues == "cam":
-            checks.append(("classifier", None, "train", ["stage=classifier", *self.overrides("classifier")]))
+            checks.append(
+                ("classifier", None, "train", ["stage=classifier", *self.selection(), *self.overrides("classifier")])
+            )
         for k in range(1, int(self.loop.max_rounds) + 1):
             checks.append(("gt", k, "generate_gt", ["split=train", *self.overrides("gt", k)]))
             checks.append(
@@ -72,6 +75,11 @@ class Steps:
                     meta_for(cfg)
             except Exception as err:  # Hydra's and OmegaConf's errors name the key; nothing has run yet
                 raise StepFailed(f"{where}: {str(err).splitlines()[0]}") from None
+
+    def selection(self) -> list[str]:
+        """The loop's `selection` settings, passed on to the networks' steps."""
+        images = self.cfg.selection_images
+        return [f"selection={self.cfg.selection}", f"selection_images={'null' if images is None else images}"]
 
     def compose(self, config_name: str, overrides: list[str], folder: Path) -> DictConfig:
         """A tool's config as its CLI would compose it, saved beside the step's outputs."""
@@ -133,6 +141,7 @@ class Steps:
             [
                 f"stage={stage}",
                 f"seed={self.cfg.seed}",
+                *self.selection(),
                 f"paths.output_dir={folder}",
                 "logger=csv",
                 *defaults,
@@ -166,26 +175,20 @@ class Steps:
             f"pred_root={source}",
             f"mcg_and_grabcut_dir={self.run_dir / 'cues' / 'mcg_and_grabcut' / 'train'}",
         ]
-        if k > 1 and self.loop.score_thresh is not None:
-            previous = self.record.steps[f"round_{k - 1}/segmenter"].get("val/score_threshold")
-            threshold = previous if self.loop.score_thresh == "auto" else self.loop.score_thresh
-            if threshold is not None:
-                overrides.append(f"score_thresh={threshold}")
         if k > 1 and self.loop.keep_previous_labels:
             overrides += [
                 "run_fill_from_prior=true",
                 f"prior_dir={self.run_dir / f'round_{k - 1}' / 'pseudo_gt' / 'sem'}",
             ]
-        cfg = self.compose(
-            "generate_gt",
-            [
-                *overrides,
-                *self.overrides("gt", k),
-                f"sem_save_dir={folder / 'pseudo_gt' / 'sem'}",
-                f"ins_save_dir={folder / 'pseudo_gt' / 'ins'}",
-            ],
-            folder,
-        )
+        overrides += [
+            *self.overrides("gt", k),
+            f"sem_save_dir={folder / 'pseudo_gt' / 'sem'}",
+            f"ins_save_dir={folder / 'pseudo_gt' / 'ins'}",
+        ]
+        chosen = self.score_threshold(k, overrides)
+        if chosen.get("score_threshold") is not None:
+            overrides.append(f"score_thresh={chosen['score_threshold']}")
+        cfg = self.compose("generate_gt", overrides, folder)
         opts = GTOptions.from_mapping(OmegaConf.to_container(cfg, resolve=True), resolve_path=to_absolute_path)
         summary = run_gt(opts)
         if summary.failed:
@@ -200,7 +203,30 @@ class Steps:
             folder / "pseudo_gt" / "ins",
             folder / "pseudo_gt_eval",
         )
-        return {f"pseudo_gt/{k2}": v for k2, v in scores.items()}
+        return {
+            **{f"selection/{k2}": v for k2, v in chosen.items()},
+            **{f"pseudo_gt/{k2}": v for k2, v in scores.items()},
+        }
+
+    def score_threshold(self, k: int, overrides: list[str]) -> dict:
+        """generate_gt's score threshold for round `k` (from round 2 on) as `loop.score_thresh` and
+        `selection` say: a number, the previous segmenter's `val/score_threshold` (val_labels), or
+        the sweep on the previous round's training predictions against their tags and boxes."""
+        if k == 1 or self.loop.score_thresh is None:
+            return {}
+        if self.loop.score_thresh != "auto":
+            return {"score_threshold": float(self.loop.score_thresh)}
+        if check_selection(self.cfg.selection) == "val_labels":
+            return {"score_threshold": self.record.steps[f"round_{k - 1}/segmenter"].get("val/score_threshold")}
+        cfg = compose(
+            config_name="generate_gt",
+            overrides=[f"dataset={self.dataset}", f"data_root={self.data_root}", *overrides],
+        )
+        opts = GTOptions.from_mapping(OmegaConf.to_container(cfg, resolve=True), resolve_path=to_absolute_path)
+        if not opts.run_score_thresh:
+            return {}
+        ids = read_id_list(self.train_list)[: self.cfg.selection_images]
+        return score_threshold_from_annotations(opts, ids)
 
     def segmenter_defaults(self) -> tuple[str, ...]:
         """Overrides that come before the loop's own for the segmenter: full supervision has no use

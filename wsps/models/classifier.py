@@ -56,8 +56,8 @@ class CropClassifier(pl.LightningModule):
     image they are computed on) pools the stitched CAMs
     within superpixels before the argmax; `cam_crf` (the keyword arguments of
     `wsps.models.crf.crf_labels`, or null for a plain argmax) refines the labels with a dense CRF;
-    `cam_threshold` is a number or `auto` (chosen on the validation split after training, see
-    `wsps.train.choose_cam_threshold`)."""
+    `cam_threshold` is a number or `auto` (chosen after training as `selection` says, see
+    `wsps.selection`)."""
 
     def __init__(
         self,
@@ -126,9 +126,10 @@ class CropClassifier(pl.LightningModule):
         """Grad-CAMs (N, C, h, w) of every class for a batch of crops."""
         return class_activation_maps(self.features(crops), self.head.weight.flatten(1))
 
-    def stitched_cams(self, batch) -> list[torch.Tensor]:
+    def stitched_cams(self, batch, masked: bool = True) -> list[torch.Tensor]:
         """Per image, the normalised CAMs of its crops' tags on the full canvas (C, H, W),
-        pooled within superpixels when configured, and zero wherever a covering crop lacks the tag."""
+        pooled within superpixels when configured, and (`masked`) zero wherever a covering crop
+        lacks the tag."""
         crops, tags = batch["crops"], batch["tags"]
         n_images, n_crops = crops.shape[:2]
         cams = self.cams(crops.flatten(0, 1)).unflatten(0, (n_images, n_crops))
@@ -140,6 +141,8 @@ class CropClassifier(pl.LightningModule):
                 )
                 for full, image in zip(maps, batch["image"])
             ]
+        if not masked:
+            return maps
         return [full * allowed_classes(tags[i], self.crops, self.hparams.canvas_size) for i, full in enumerate(maps)]
 
     def cam_label_map(self, full: torch.Tensor, image: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -153,9 +156,7 @@ class CropClassifier(pl.LightningModule):
         """CAM label maps of the batch's images, from the tags of each crop."""
         threshold = self.hparams.cam_threshold
         if not isinstance(threshold, (int, float)):
-            raise ValueError(
-                f"cam_threshold={threshold!r}: choose it first (wsps.train.choose_cam_threshold) or give a number"
-            )
+            raise ValueError(f"cam_threshold={threshold!r}: choose it first (wsps.selection) or give a number")
         labels = [
             self.cam_label_map(full, image, threshold) for full, image in zip(self.stitched_cams(batch), batch["image"])
         ]
