@@ -16,6 +16,16 @@ SHARED = Path(os.environ.get("WSPS_SHARED", REPO.parent / "shared"))
 SAMPLE = SHARED / "data" / "wsps_sample"
 REAL = SHARED / "data" / "cityscapes_real"
 SAMPLE_ID = "aachen_000000_000019"
+# The loop at the test scale: two rounds of one or two epochs, no example images, CSV logs.
+SMALL = [
+    "loop.max_rounds=2",
+    'loop.steps.classifier=["trainer.max_epochs=1"]',
+    'loop.steps.segmenter=["trainer.max_epochs=1"]',
+    "loop.rounds.1.segmenter=[]",
+    'loop.rounds.2.segmenter=["trainer.max_epochs=2"]',
+    "loop.log_images=0",
+    "logger=csv",
+]
 
 
 def _require(path: Path) -> Path:

@@ -3,6 +3,7 @@ and one clear line per bad file while the rest is converted."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED, run_script
+from tests.conftest import REPO, SHARED, SMALL, run_script
 from wsps.data.camvid import component_instances
 from wsps.data.metadata import dataset_meta
 from wsps.gt.boxes import read_boxes_mat
@@ -97,3 +98,39 @@ def test_bad_files_get_one_line_each_and_the_rest_is_converted(camvid_src, tmp_p
     assert read_id_list(root / "lists/train_id.txt") == [Path(names[2]).stem]
     assert len(read_id_list(root / "lists/val_id.txt")) == 1
     assert "3 failed" in out
+
+
+def test_the_whole_method_runs_on_two_camvid_images(tmp_path):
+    """The weak loop with `dataset=camvid` at the test scale: CamVid's own classes throughout."""
+    if not SOURCE.exists():
+        pytest.skip(f"CamVid not found at {SOURCE} (set WSPS_SHARED to the folder holding data/)")
+    src = tmp_path / "src"
+    for split, count in (("train", 2), ("val", 1)):
+        (src / split).mkdir(parents=True)
+        (src / f"{split}annot").mkdir()
+        for path in sorted((SOURCE / split).glob("*.png"))[:count]:
+            shutil.copy(path, src / split)
+            shutil.copy(SOURCE / f"{split}annot" / path.name, src / f"{split}annot")
+    root, run_dir = tmp_path / "root", tmp_path / "run"
+    assert run_script(["-m", "wsps.data.camvid", f"src={src}", f"data_root={root}"], cwd=tmp_path).returncode == 0
+    result = run_script(
+        [str(REPO / "train.py"), "dataset=camvid", f"data_root={root}", f"hydra.run.dir={run_dir}", *SMALL],
+        cwd=tmp_path,
+        timeout=900,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert len(results["rounds"]) == 2
+    for row in results["rounds"]:
+        assert set(row["iou"]["model"]) <= set(CAMVID.class_names) and "sky" in row["iou"]["pseudo_gt"]
+    ids = read_id_list(root / "lists/train_id.txt")
+    for image_id in ids:
+        truth = read_label_png(CAMVID.gt_path(root, "train", image_id, "labelTrainIds"))
+        tags = set(np.unique(truth).tolist()) - {255}
+        cam = read_label_png(run_dir / f"cues/cam/train/{image_id}_leftImg8bit.png")
+        assert cam.shape == (360, 480) and set(np.unique(cam).tolist()) - {255} <= tags  # the image's own tags
+        for k in (1, 2):
+            sem = read_label_png(run_dir / f"round_{k}/pseudo_gt/sem/{image_id}_leftImg8bit.png")
+            assert sem.shape == (360, 480) and set(np.unique(sem).tolist()) <= set(range(11)) | {255}
+    first = read_label_png(run_dir / f"round_1/pseudo_gt/sem/{ids[0]}_leftImg8bit.png")
+    assert np.isin(first, CAMVID.thing_classes).any()  # things from the M&G cue in CamVid's boxes

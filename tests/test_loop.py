@@ -10,20 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, run_script
+from tests.conftest import REPO, SMALL, run_script
 from wsps.data.cityscapes import gt_path
 from wsps.data.synthetic import generate
 from wsps.io import read_label_png, write_label_png, write_png
-
-SMALL = [
-    "loop.max_rounds=2",
-    'loop.steps.classifier=["trainer.max_epochs=1"]',
-    'loop.steps.segmenter=["trainer.max_epochs=1"]',
-    "loop.rounds.1.segmenter=[]",
-    'loop.rounds.2.segmenter=["trainer.max_epochs=2"]',
-    "loop.log_images=0",
-    "logger=csv",
-]
 
 
 @pytest.fixture(scope="module")
