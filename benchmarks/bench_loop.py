@@ -39,42 +39,56 @@ MODES = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
-    parser.add_argument("--data", default="data/synthetic")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+def run_modes(modes: dict[str, list[str]], data: str, seed: int, folder: str = "bench") -> dict[str, dict]:
+    """Run `python train.py` once per mode (its overrides, `data_root=data`, `seed`) into
+    runs/<folder>/<mode>[_seedN], unless that run finished before; returns each run's results."""
     results = {}
-    for mode in args.modes:
-        run_dir = REPO / "runs" / "bench" / (f"{mode}_seed{args.seed}" if args.seed else mode)
+    for mode, overrides in modes.items():
+        run_dir = REPO / "runs" / folder / (f"{mode}_seed{seed}" if seed else mode)
         if not (run_dir / "results.json").exists():
-            extra = [*MODES[mode], f"seed={args.seed}"]
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, str(REPO / "train.py"), f"data_root={args.data}", f"hydra.run.dir={run_dir}", *extra],
+                [
+                    sys.executable,
+                    str(REPO / "train.py"),
+                    f"data_root={data}",
+                    f"hydra.run.dir={run_dir}",
+                    *overrides,
+                    f"seed={seed}",
+                ],
                 cwd=REPO,
                 check=True,
             )
             print(f"{mode}: {time.perf_counter() - start:.0f} s wall")
         results[mode] = json.loads((run_dir / "results.json").read_text())
+    return results
 
-    def fmt(v):
-        return "-" if v is None else f"{v:.3f}"
 
+def fmt(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def print_rounds(results: dict[str, dict]) -> None:
+    """Per mode and round: the model on val, the pseudo-GT on train, the training loss and the
+    score threshold generate_gt used; then each mode's minutes of steps."""
+    width = max(9, *(len(m) for m in results))
     print(
-        f"\n{'mode':9s} {'round':>5s} {'PQ':>6s} {'PQ_th':>6s} {'PQ_st':>6s} {'mIoU':>6s} "
-        f"{'GT mIoU':>8s} {'GT PQ':>6s} {'loss':>6s}"
+        f"\n{'mode':{width}s} {'round':>5s} {'PQ':>6s} {'PQ_th':>6s} {'PQ_st':>6s} {'mIoU':>6s} "
+        f"{'GT mIoU':>8s} {'GT PQ':>6s} {'loss':>6s} {'thresh':>6s}"
     )
     for mode, r in results.items():
         for row in r["rounds"]:
             m, p = row["model"], row["pseudo_gt"] or {}
             print(
-                f"{mode:9s} {row['round']:5d} {fmt(m['PQ']):>6s} {fmt(m['PQ_th']):>6s} "
+                f"{mode:{width}s} {row['round']:5d} {fmt(m['PQ']):>6s} {fmt(m['PQ_th']):>6s} "
                 f"{fmt(m['PQ_st']):>6s} {fmt(m['mIoU']):>6s} "
-                f"{fmt(p.get('mIoU')):>8s} {fmt(p.get('PQ')):>6s} {fmt(row['train_loss']):>6s}"
+                f"{fmt(p.get('mIoU')):>8s} {fmt(p.get('PQ')):>6s} {fmt(row['train_loss']):>6s} "
+                f"{fmt(row.get('score_threshold')):>6s}"
             )
-        print(f"{mode:9s} total {r['seconds'] / 60:.1f} min of steps")
+        print(f"{mode:{width}s} total {r['seconds'] / 60:.1f} min of steps")
+
+
+def print_per_class(results: dict[str, dict]) -> None:
     per_class = {
         mode: r["rounds"][-1]["iou"]["model"] for mode, r in results.items() if r["rounds"] and "iou" in r["rounds"][-1]
     }
@@ -82,6 +96,17 @@ def main() -> None:
         print(f"\nper-class IoU of the last round's model (val){'':4s}" + " ".join(f"{mode:>9s}" for mode in per_class))
         for name in dict.fromkeys(n for ious in per_class.values() for n in ious):
             print(f"{name:44s}" + " ".join(f"{fmt(ious.get(name)):>9s}" for ious in per_class.values()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    parser.add_argument("--data", default="data/synthetic")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    results = run_modes({mode: MODES[mode] for mode in args.modes}, args.data, args.seed)
+    print_rounds(results)
+    print_per_class(results)
     if "weak" in results:
         weak = results["weak"]
         print(
@@ -101,7 +126,7 @@ def main() -> None:
                     f"{results['full']['final'][key]:.3f} = {ratio:.2f} "
                     f"{'PASS' if ratio >= target else 'FAIL'}"
                 )
-    for mode in ("semi", "reference", "oracle", "full_tags"):
+    for mode in ("weak_val_labels", "semi", "reference", "oracle", "full_tags"):
         if mode in results and "full" in results:
             final, full = results[mode]["final"], results["full"]["final"]
             print(

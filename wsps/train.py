@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
@@ -99,8 +100,11 @@ def check_inputs(cfg: DictConfig, meta: DatasetMeta) -> None:
 
 
 def input_error_message(err: BaseException) -> str | None:
-    """One line for an `InputError`, also one raised in a data-loader worker, which comes back
-    re-raised with the worker's traceback as its text; None for any other error."""
+    """One line for an `InputError` or `ConfigError`, also one raised in a data-loader worker, which
+    comes back re-raised with the worker's traceback as its text, or in a constructor that Hydra's
+    `instantiate` wraps; None for any other error."""
+    if isinstance(err, InstantiationException) and isinstance(err.__cause__, (ConfigError, InputError)):
+        return str(err.__cause__)
     lines = [line for line in str(err).splitlines() if "InputError: " in line]
     if lines:
         return lines[-1].split("InputError: ", 1)[1]
@@ -112,7 +116,7 @@ def run_stage(cfg: DictConfig) -> float | None:
     option or input (the file or key named) instead of a traceback."""
     try:
         metrics = train(cfg)
-    except (ConfigError, InputError, RuntimeError) as err:
+    except (ConfigError, InputError, InstantiationException, RuntimeError) as err:
         message = input_error_message(err)
         if message is None:
             raise
@@ -148,7 +152,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if cfg.get("monitor") and cfg.monitor not in trainer.callback_metrics and not trainer.fast_dev_run:
             trainer.validate(model, datamodule=datamodule)  # a resumed run that had already finished its epochs
     elif cfg.ckpt_path:
-        model = type(model).load_from_checkpoint(to_absolute_path(cfg.ckpt_path), optimizer=None, scheduler=None)
+        model = type(model).load_from_checkpoint(
+            to_absolute_path(cfg.ckpt_path), optimizer=None, scheduler=None, encoder_weights=None
+        )  # the checkpoint holds the weights: nothing to download
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     if cfg.stage == "classifier" and model.hparams.cam_threshold == "auto":

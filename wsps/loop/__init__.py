@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from wsps.io import ConfigError, InputError
@@ -165,7 +166,7 @@ def run_loop(cfg: DictConfig) -> dict:
     except StepFailed as err:
         log.error("%s", err)
         raise SystemExit(1) from None
-    except (ConfigError, InputError, RuntimeError) as err:
+    except (ConfigError, InputError, InstantiationException, RuntimeError) as err:
         message = input_error_message(err)
         if message is None:
             raise

@@ -20,6 +20,7 @@ from wsps.gt.image_tags import crop_grid
 from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, stitch_cams, superpixel_pool
 from wsps.models.crf import crf_labels
 from wsps.models.optim import configure
+from wsps.models.weights import load_encoder_weights
 
 
 def superpixels(
@@ -49,7 +50,7 @@ class PositiveCounts(Metric):
 
 
 class CropClassifier(pl.LightningModule):
-    """Encoder (segmentation-models-pytorch, no pretrained weights) + 1x1-conv head + average
+    """Encoder (segmentation-models-pytorch; `encoder_weights` as in `wsps.models.weights`) + 1x1-conv head + average
     pooling, binary cross-entropy on each crop's tags. `output_stride` (dilation) and
     `input_scale` (crops are enlarged before the encoder) set the CAMs' resolution.
     `cam_superpixels` (Felzenszwalb's `scale`, `sigma`, `min_size`, and the `max_side` of the
@@ -65,6 +66,7 @@ class CropClassifier(pl.LightningModule):
         canvas_size: Sequence[int],
         crop_size: Sequence[int],
         encoder_name: str = "tu-regnetx_002",
+        encoder_weights: str | None = None,
         output_stride: int = 8,
         input_scale: float = 2.0,
         cam_threshold: float | str = "auto",
@@ -78,6 +80,7 @@ class CropClassifier(pl.LightningModule):
         self.encoder = smp.encoders.get_encoder(
             encoder_name, in_channels=3, depth=5, weights=None, output_stride=output_stride
         )
+        load_encoder_weights(self.encoder, encoder_weights, encoder_name)
         num_classes = len(class_names)
         self.head = nn.Conv2d(self.encoder.out_channels[-1], num_classes, kernel_size=1)
         self.crops = crop_grid(canvas_size, crop_size)

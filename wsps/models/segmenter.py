@@ -16,10 +16,12 @@ from wsps.models.crf import dense_crf
 from wsps.models.losses import center_loss, crop_tag_loss, offset_loss, semantic_loss
 from wsps.models.optim import configure
 from wsps.models.postprocess import panoptic_from_outputs
+from wsps.models.weights import load_encoder_weights
 
 
 class PanopticSegmenter(pl.LightningModule):
-    """One smp network (`arch` on `encoder_name`, no pretrained weights) whose last layer has
+    """One smp network (`arch` on `encoder_name`, pretrained as `encoder_weights` says: see
+    `wsps.models.weights`) whose last layer has
     one channel per class of `class_names` and 3 more: semantic logits, the instance-centre heatmap and the (row, col)
     offsets to the centre, a shared-decoder Panoptic-DeepLab. Validation also reports the softmax
     score threshold whose kept pixels have the best F0.5 of precision and coverage
@@ -42,6 +44,7 @@ class PanopticSegmenter(pl.LightningModule):
         ignore_label: int = 255,
         arch: str = "DeepLabV3Plus",
         encoder_name: str = "tu-regnetx_002",
+        encoder_weights: str | None = None,
         semantic_weight: float = 1.0,
         center_weight: float = 200.0,
         offset_weight: float = 0.01,
@@ -62,6 +65,7 @@ class PanopticSegmenter(pl.LightningModule):
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.num_classes = len(class_names)
         self.net = smp.create_model(arch, encoder_name=encoder_name, encoder_weights=None, classes=self.num_classes + 3)
+        load_encoder_weights(self.net.encoder, encoder_weights, encoder_name)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.evaluator: PanopticEvaluator | None = None
 
