@@ -14,6 +14,7 @@ from tests.conftest import REPO, SMALL, run_script
 from wsps.data.cityscapes import gt_path
 from wsps.data.synthetic import generate
 from wsps.io import read_label_png, write_label_png, write_png
+from wsps.loop.record import convert
 
 
 @pytest.fixture(scope="module")
@@ -347,3 +348,13 @@ def test_a_typo_in_a_later_round_fails_before_anything_runs(tmp_path):
     code, out = _loop(data, tmp_path / "run", 'loop.rounds.2.segmenter=["model.center_wieght=3"]')
     assert code == 1 and "loop step segmenter, round 2" in out and "center_wieght" in out
     assert not data.exists() and not (tmp_path / "run" / "state.json").exists()  # nothing ran: no data, no record
+
+
+def test_records_of_earlier_versions_are_converted():
+    v1 = convert({"settings": {"supervision": "weak", "max_rounds": 4}, "steps": {"data": {}}})
+    assert v1["version"] == 3 and v1["steps"] == {"data": {}}
+    assert v1["settings"] == {"selection": "val_labels", "stuff_cues": "cam", "supervision": "weak", "max_rounds": 4}
+    full = convert({"version": 2, "settings": {"supervision": "full", "stuff_cues": "cam"}})
+    assert full["settings"] == {"supervision": "full", "stuff_cues": "cam"}  # full supervision chooses nothing
+    current = {"version": 3, "settings": {"supervision": "weak", "selection": "tags_and_boxes"}, "steps": {}}
+    assert convert(current) == current

@@ -44,11 +44,13 @@ __all__ = ["Loop", "StepFailed", "run_loop"]
 
 
 def record_settings(cfg: DictConfig) -> dict:
-    """What a resumed run must share with the run it continues: the loop's settings and how its
-    thresholds are chosen."""
-    settings = {**OmegaConf.to_container(cfg.loop, resolve=True), "selection": cfg.selection}
-    if cfg.selection != "val_labels":
-        settings["selection_images"] = cfg.selection_images
+    """What a resumed run must share with the run it continues: the loop's settings and, unless it
+    is fully supervised (no threshold to choose), how its thresholds are chosen."""
+    settings = OmegaConf.to_container(cfg.loop, resolve=True)
+    if cfg.loop.supervision != "full":
+        settings["selection"] = cfg.selection
+        if cfg.selection != "val_labels":
+            settings["selection_images"] = cfg.selection_images
     return settings
 
 

@@ -22,14 +22,15 @@ def convert(record: dict) -> dict:
     """A record of any earlier version as the current one.
 
     Version 1 (no `version` key) predates `loop.stuff_cues`; such runs used the CAMs. Version 2
-    predates `selection`; such runs chose their thresholds on the validation labels.
+    predates `selection`; such runs, unless fully supervised, chose their thresholds on the
+    validation labels.
     """
     record = {"steps": {}, **record}
     version = record.get("version", 1)
     if "settings" in record:
         if version < 2:
             record["settings"] = {"stuff_cues": "cam", **record["settings"]}
-        if version < 3:
+        if version < 3 and record["settings"].get("supervision") != "full":
             record["settings"] = {"selection": "val_labels", **record["settings"]}
     record["version"] = VERSION
     return record
