@@ -21,19 +21,23 @@ CAMVID = dataset_meta("camvid")
 SOURCE = SHARED / "data" / "camvid"
 
 
-@pytest.fixture
-def camvid_src(tmp_path) -> Path:
-    """Three training and two validation images of the shared CamVid, in its own layout."""
-    if not SOURCE.exists():
-        pytest.skip(f"CamVid not found at {SOURCE} (set WSPS_SHARED to the folder holding data/)")
-    src = tmp_path / "src"
-    for split, count in (("train", 3), ("val", 2)):
+def _subset(src: Path, **counts: int) -> Path:
+    """The first images of each split of the shared CamVid, with their annotations, in its layout."""
+    for split, count in counts.items():
         (src / split).mkdir(parents=True)
         (src / f"{split}annot").mkdir()
         for path in sorted((SOURCE / split).glob("*.png"))[:count]:
             shutil.copy(path, src / split)
             shutil.copy(SOURCE / f"{split}annot" / path.name, src / f"{split}annot")
     return src
+
+
+@pytest.fixture
+def camvid_src(tmp_path) -> Path:
+    """Three training and two validation images of the shared CamVid, in its own layout."""
+    if not SOURCE.exists():
+        pytest.skip(f"CamVid not found at {SOURCE} (set WSPS_SHARED to the folder holding data/)")
+    return _subset(tmp_path / "src", train=3, val=2)
 
 
 def test_component_instances_number_each_region_of_a_thing_class():
@@ -104,13 +108,7 @@ def test_the_whole_method_runs_on_two_camvid_images(tmp_path):
     """The weak loop with `dataset=camvid` at the test scale: CamVid's own classes throughout."""
     if not SOURCE.exists():
         pytest.skip(f"CamVid not found at {SOURCE} (set WSPS_SHARED to the folder holding data/)")
-    src = tmp_path / "src"
-    for split, count in (("train", 2), ("val", 1)):
-        (src / split).mkdir(parents=True)
-        (src / f"{split}annot").mkdir()
-        for path in sorted((SOURCE / split).glob("*.png"))[:count]:
-            shutil.copy(path, src / split)
-            shutil.copy(SOURCE / f"{split}annot" / path.name, src / f"{split}annot")
+    src = _subset(tmp_path / "src", train=2, val=1)
     root, run_dir = tmp_path / "root", tmp_path / "run"
     assert run_script(["-m", "wsps.data.camvid", f"src={src}", f"data_root={root}"], cwd=tmp_path).returncode == 0
     result = run_script(

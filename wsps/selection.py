@@ -17,6 +17,7 @@ docs/method.md argues for the choice and docs/results.md gives its cost.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 
@@ -75,9 +76,10 @@ def score_threshold_from_annotations(opts: GTOptions, ids: Sequence[str]) -> dic
     allow its label (the checks `opts` runs). An image whose inputs cannot be read is left out
     (generate_gt reports it)."""
     total = right = np.zeros(HISTOGRAM_BINS, np.int64)
+    reading = dataclasses.replace(opts, run_fill_from_prior=False, run_merge_with_mcg_and_grabcut=False)
     for image_id in ids:
         try:
-            inputs = load_inputs(opts, image_id)
+            inputs = load_inputs(reading, image_id)  # the sweep needs no prior labels and no M&G map
         except InputError as err:
             log.warning("score threshold: %s left out: %s", image_id, err)
             continue
