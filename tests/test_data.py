@@ -15,7 +15,7 @@ from wsps.data.synthetic import generate
 from wsps.data.targets import gaussian_kernel, panoptic_targets
 from wsps.data.transforms import normalise, random_scale_crop_flip, working_size
 from wsps.gt.image_tags import crop_grid
-from wsps.io import write_label_png
+from wsps.io import read_id_list, read_label_png, write_label_png
 
 I = 255
 THINGS = tuple(range(11, 19))
@@ -217,3 +217,40 @@ def test_working_size_shrinks_the_longer_side_to_max_side():
     assert working_size(2048, 1024, 512) == (512, 256)
     assert working_size(128, 256, 512) is None and working_size(1024, 2048, None) is None
     assert working_size(3, 3000, 100) == (1, 100)  # never a side of 0
+
+
+def test_train_extra_images_join_training_for_the_semantic_loss_only(tmp_path):
+    generate(tmp_path, num_train=3, num_val=1, height=128, width=256, seed=2, num_train_extra=2)
+    extra_ids = read_id_list(tmp_path / "lists/train_extra_id.txt")
+    for image_id in extra_ids:  # a semantic pseudo-GT without instance maps (generate_gt's save_ins=false)
+        write_label_png(tmp_path / "pgt/sem" / f"{image_id}_leftImg8bit.png", np.full((128, 256), 13, np.uint8))
+    dm = PanopticDataModule(
+        str(tmp_path),
+        SYNTHETIC,
+        crop_size=(96, 160),
+        batch_size=5,
+        tag_crop_size=(50, 63),
+        extra_split="train_extra",
+        extra_labels=LabelSource(str(tmp_path / "pgt/sem")),
+    )
+    dataset = dm.train_dataloader().dataset
+    assert len(dataset) == 5
+    extra = [dataset[k] for k in (3, 4)]
+    for item in extra:
+        assert item["id"] in extra_ids
+        labelled = item["sem"] != 255
+        assert labelled.any() and (item["sem"][labelled] == 13).all()  # the pseudo-GT, not the coarse truth
+        assert not item["center_weight"].any() and not item["offset_weight"].any()  # no instance loss
+        assert not item["crop_bits"].any() and not item["crop_tags"].any() and not item["crop_visible"].any()
+    fine = dataset[0]
+    assert fine["center_weight"].any() and fine["crop_visible"].any()
+    batch = next(iter(dm.train_dataloader()))  # fine and coarse items collate into one batch
+    assert batch["image"].shape == (5, 3, 96, 160) and batch["crop_tags"].shape == (5, 15, 19)
+    # its own, coarse labels: Cityscapes' gtCoarse folder
+    own = PanopticDataModule(
+        str(tmp_path), SYNTHETIC, crop_size=(128, 256), scale_range=(1, 1), extra_split="train_extra"
+    )
+    item = own.train_dataloader().dataset[3]
+    coarse = read_label_png(SYNTHETIC.gt_path(tmp_path, "train_extra", extra_ids[0], "labelTrainIds"))
+    assert "gtCoarse" in str(SYNTHETIC.gt_path(tmp_path, "train_extra", extra_ids[0], "labelTrainIds"))
+    assert set(np.unique(item["sem"].numpy())) == set(np.unique(coarse)) and (coarse == 255).any()

@@ -11,7 +11,7 @@ from cityscapesscripts.helpers.labels import id2label
 
 from tests.conftest import REPO, run_script
 from wsps.data.cityscapes import gt_path, image_path, read_image
-from wsps.data.synthetic import generate, render
+from wsps.data.synthetic import coarse_annotation, generate, render
 from wsps.gt.boxes import read_boxes_mat
 from wsps.gt.image_tags import crop_grid
 from wsps.io import read_id_list, read_label_png, read_uint16_png
@@ -22,7 +22,8 @@ from wsps.labels import instance_ids_to_train_ids, label_ids_to_train_ids
 def dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
     result = run_script(
-        ["-m", "wsps.data.synthetic", f"data_root={root}", "num_train=12", "num_val=4", "seed=3"], cwd=root
+        ["-m", "wsps.data.synthetic", f"data_root={root}", "num_train=12", "num_val=4", "num_train_extra=2", "seed=3"],
+        cwd=root,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return root
@@ -136,3 +137,38 @@ def test_prepare_and_generate_gt_run_unchanged(dataset, tmp_path):
         objects = read_boxes_mat(dataset / "gtFine_bboxes/train/panoptic" / f"{image_id}_leftImg8bit.mat")
         assert ins[ins != 255].max() <= sum(not o.is_grp for o in objects)
         assert (ins > 0).sum() > 0.5 * (truth != 255).sum()
+
+
+def test_coarse_annotation_trades_recall_for_precision():
+    """train_extra's gtCoarse: every labelled pixel has its fine label; margins along boundaries
+    and left-out regions are unlabelled (0); instances keep their ids where drawn."""
+    recall, left_out = [], 0
+    for seed in range(12):
+        rgb, label_ids, instance_ids = render(128, 256, seed)
+        coarse, coarse_instances = coarse_annotation(label_ids, instance_ids, np.random.default_rng(seed))
+        drawn = coarse > 0
+        np.testing.assert_array_equal(coarse[drawn], label_ids[drawn])
+        np.testing.assert_array_equal(coarse_instances[drawn], instance_ids[drawn])
+        assert not coarse_instances[~drawn].any()
+        # a pixel whose 3x3 neighbourhood holds two fine regions is a boundary: never drawn
+        padded = np.pad(instance_ids.astype(np.int64), 1, mode="edge")
+        window = np.stack([padded[r : r + 128, c : c + 256] for r in range(3) for c in range(3)])
+        boundary = (window != instance_ids[None]).any(axis=0)
+        assert not drawn[boundary].any()
+        recall.append(drawn.mean())
+        left_out += len(set(np.unique(instance_ids)) - set(np.unique(coarse_instances)))
+    assert 0.5 < np.mean(recall) < 0.9 and left_out > 12  # rough, and some objects not annotated at all
+
+
+def test_train_extra_split_is_coarse_and_leaves_the_other_splits_unchanged(tmp_path):
+    generate(tmp_path / "a", 2, 1, 64, 128, seed=5)
+    generate(tmp_path / "b", 2, 1, 64, 128, seed=5, num_train_extra=3)
+    for path in (tmp_path / "a").rglob("*.png"):  # train and val do not depend on train_extra's size
+        assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes()
+    ids = read_id_list(tmp_path / "b/lists/train_extra_id.txt")
+    assert len(ids) == 3 and not {i.split("_")[0] for i in ids} & {"avalon", "brookfield", "eastwick"}
+    for image_id in ids:
+        assert read_image(image_path(tmp_path / "b", "train_extra", image_id)).shape == (64, 128, 3)
+        assert not gt_path(tmp_path / "b", "train_extra", image_id, "labelIds").exists()  # no fine labels
+        coarse = read_label_png(gt_path(tmp_path / "b", "train_extra", image_id, "labelTrainIds", "gtCoarse"))
+        assert coarse.shape == (64, 128) and 0 < np.mean(coarse == 255) < 1

@@ -12,14 +12,14 @@ from hydra.core.hydra_config import HydraConfig
 
 from tests.conftest import REPO, run_script
 from wsps.data.synthetic import generate
-from wsps.io import read_id_list, read_label_png, read_score_mat
+from wsps.io import InputError, read_id_list, read_label_png, read_score_mat
 from wsps.train import train
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("train_data")
-    generate(root, num_train=8, num_val=4, height=128, width=256, seed=4)
+    generate(root, num_train=8, num_val=4, height=128, width=256, seed=4, num_train_extra=2)
     return root
 
 
@@ -113,6 +113,14 @@ def test_segmenter_fast_dev_run_and_generate_gt_reads_its_files(tmp_path, data):
     assert metrics["train/loss"] > 0
 
 
+def test_segmenter_trains_on_train_extra_with_its_coarse_or_pseudo_labels(tmp_path, data):
+    metrics = train(_cfg(tmp_path, data, "stage=segmenter", "debug=fast", "extra_split=train_extra", "predict=false"))
+    assert metrics["train/loss"] > 0  # the true coarse labels (full supervision)
+    cfg = _cfg(tmp_path, data, "stage=segmenter", "extra_split=train_extra", f"extra_labels={tmp_path}/missing")
+    with pytest.raises(InputError, match="missing/pred_sem_clean: label folder not found"):
+        train(cfg)
+
+
 def test_semi_supervision_mixes_true_labels(tmp_path, data):
     from wsps.train import label_source
 
@@ -122,6 +130,7 @@ def test_semi_supervision_mixes_true_labels(tmp_path, data):
     assert source.sem_dir.endswith("somewhere/pred_sem_clean")
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes(tmp_path, data):
     result = run_script(
         [

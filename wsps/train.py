@@ -46,6 +46,14 @@ def label_source(cfg: DictConfig) -> LabelSource:
     return LabelSource(str(root / cfg.sem_save_dir), str(root / cfg.ins_save_dir), true_gt_ids=true_gt_ids)
 
 
+def extra_label_source(cfg: DictConfig) -> LabelSource:
+    """The labels of the `extra_split` images: their own (coarse) labels, or a generate_gt output's
+    semantic folder (no instances: they feed the semantic loss alone)."""
+    if cfg.extra_labels in (None, "gt"):
+        return LabelSource()
+    return LabelSource(str(Path(to_absolute_path(cfg.extra_labels)) / cfg.sem_save_dir))
+
+
 def choose_cam_threshold(cfg: DictConfig, model, datamodule, meta: DatasetMeta) -> dict[str, float]:
     """Set an `auto` CAM threshold as `cfg.selection` says: from the crop tags of the images the
     labels are made for (the predict split), or from the validation split's pixel labels. Either
@@ -81,7 +89,8 @@ def check_inputs(cfg: DictConfig, meta: DatasetMeta) -> None:
     data_root = Path(to_absolute_path(cfg.data_root))
     if not data_root.is_dir():
         raise InputError(data_root, "data root not found (data_root=...)")
-    splits = ([cfg.data.train_split, cfg.data.val_split] if cfg.fit else []) + (
+    extra = cfg.data.get("extra_split")
+    splits = ([cfg.data.train_split, cfg.data.val_split, *([extra] if extra else [])] if cfg.fit else []) + (
         [cfg.data.predict_split] if cfg.predict else []
     )
     for split in dict.fromkeys(splits):
@@ -97,6 +106,10 @@ def check_inputs(cfg: DictConfig, meta: DatasetMeta) -> None:
                 raise InputError(
                     folder, "label folder not found (labels=... holds the pseudo-GT's sem_save_dir and ins_save_dir)"
                 )
+    if cfg.stage == "segmenter" and cfg.fit and extra and cfg.extra_labels not in (None, "gt"):
+        folder = Path(to_absolute_path(cfg.extra_labels)) / cfg.sem_save_dir
+        if not folder.is_dir():
+            raise InputError(folder, "label folder not found (extra_labels=... holds the pseudo-GT's sem_save_dir)")
 
 
 def input_error_message(err: BaseException) -> str | None:
@@ -136,6 +149,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     data_kwargs = {"data_root": to_absolute_path(cfg.data_root), "meta": meta}
     if cfg.stage == "segmenter":
         data_kwargs["labels"] = label_source(cfg)
+        data_kwargs["extra_labels"] = extra_label_source(cfg)
     datamodule = instantiate(cfg.data, _partial_=True)(**data_kwargs)  # objects stay objects
     model = instantiate(cfg.model, _convert_="all")  # plain types in the checkpoint's hyperparameters
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + [instantiate(cfg.writer)]
@@ -152,9 +166,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if cfg.get("monitor") and cfg.monitor not in trainer.callback_metrics and not trainer.fast_dev_run:
             trainer.validate(model, datamodule=datamodule)  # a resumed run that had already finished its epochs
     elif cfg.ckpt_path:
+        chosen = {"cam_threshold": cfg.model.cam_threshold} if cfg.stage == "classifier" else {}
         model = type(model).load_from_checkpoint(
-            to_absolute_path(cfg.ckpt_path), optimizer=None, scheduler=None, encoder_weights=None
-        )  # the checkpoint holds the weights: nothing to download
+            to_absolute_path(cfg.ckpt_path), optimizer=None, scheduler=None, encoder_weights=None, **chosen
+        )  # the checkpoint holds the weights: nothing to download; the CAM threshold is the config's
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     if cfg.stage == "classifier" and model.hparams.cam_threshold == "auto":

@@ -47,8 +47,9 @@ class LabelSource:
 
     With `sem_dir` unset, the true GT (`labelTrainIds` + `instanceTrainIds`). Otherwise a
     pseudo-GT written by generate_gt: `sem_dir` / `ins_dir` hold `<id>` + `template` palette
-    PNGs (instance ids 1..254 per box, 0 none, 255 contested). Ids in `true_gt_ids` use the true
-    GT whatever the folders say: the semi-supervised setting.
+    PNGs (instance ids 1..254 per box, 0 none, 255 contested); without `ins_dir` (generate_gt's
+    `save_ins=false`, as for `train_extra`) there are no instances. Ids in `true_gt_ids` use the
+    true GT whatever the folders say: the semi-supervised setting.
     """
 
     sem_dir: str | None = None
@@ -87,6 +88,9 @@ def read_targets(
         ins_path = gt_path(root, split, image_id, "instanceTrainIds", gt_kind)
         sem, raw = read_label_png(sem_path), read_uint16_png(ins_path)
         inst = instances_from_gt(raw) if raw.shape == sem.shape else None
+    elif source.ins_dir is None:
+        sem = read_label_png(Path(source.sem_dir) / (source.template % image_id))
+        return sem, np.zeros(sem.shape, np.int32)
     else:
         sem_path = Path(source.sem_dir) / (source.template % image_id)
         ins_path = Path(source.ins_dir) / (source.template % image_id)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
 from wsps.data.cityscapes import LabelSource, read_image
 from wsps.data.metadata import DatasetMeta
@@ -103,7 +103,9 @@ class PanopticDataset(Dataset):
     image, `sem` and `inst`), `predict` (full image). With `tag_crop_size`, training items also
     carry the image tags of the tag check's fixed crops (`crop_tags`, K x C, from the true labels, as
     the classifier's), where those crops lie after augmentation (`crop_bits`, see `crop_bits`) and
-    the share of each crop inside the augmented image (`crop_visible`), for `crop_tag_loss`."""
+    the share of each crop inside the augmented image (`crop_visible`), for `crop_tag_loss`.
+    With `semantic_only` (coarse `train_extra` images) training items teach the semantic head
+    alone: their centre and offset weights are 0, and their crop tags are empty and show nowhere."""
 
     def __init__(
         self,
@@ -119,6 +121,7 @@ class PanopticDataset(Dataset):
         small_instance_area: int = 0,
         small_instance_weight: float = 1.0,
         tag_crop_size: Sequence[int] | None = None,
+        semantic_only: bool = False,
     ):
         if mode not in ("train", "val", "predict"):
             raise ValueError(f"mode must be train, val or predict, got {mode!r}")
@@ -132,6 +135,7 @@ class PanopticDataset(Dataset):
         )
         self.thing_classes, self.ignore_label = meta.thing_classes, meta.ignore_label
         self.tag_crop_size, self.num_classes = tag_crop_size and tuple(tag_crop_size), meta.num_classes
+        self.semantic_only = semantic_only
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -155,10 +159,15 @@ class PanopticDataset(Dataset):
         rng = _rng()
         scale = rng.uniform(*self.scale_range)
         maps, pads = [sem, inst], [self.ignore_label, 0]
-        if self.tag_crop_size:
+        if self.tag_crop_size and self.semantic_only:
+            crops, _, _ = crop_layout(sem.shape, self.tag_crop_size)
+            item["crop_tags"] = torch.zeros(len(crops), self.num_classes)
+            maps.append(np.zeros(sem.shape, np.int32))
+            pads.append(0)
+        elif self.tag_crop_size:
             crops, bits, area = crop_layout(sem.shape, self.tag_crop_size)
             truth_path = self.meta.gt_path(self.root, self.split, image_id, "labelTrainIds")
-            truth = read_label_png(truth_path)
+            truth = sem if self.labels.uses_true_gt(image_id) else read_label_png(truth_path)  # read once
             if truth.shape != sem.shape:
                 raise InputError(
                     truth_path,
@@ -170,7 +179,10 @@ class PanopticDataset(Dataset):
             pads.append(0)
         image, maps = random_scale_crop_flip(rng, image, maps, pads, self.crop_size, (scale, scale))
         sem, inst = maps[:2]
-        if self.tag_crop_size:
+        if self.tag_crop_size and self.semantic_only:
+            item["crop_bits"] = torch.from_numpy(maps[2])
+            item["crop_visible"] = torch.zeros(len(crops))
+        elif self.tag_crop_size:
             shown = np.array([np.count_nonzero((maps[2] >> k) & 1) for k in range(len(crops))])
             item["crop_bits"] = torch.from_numpy(maps[2])
             item["crop_visible"] = torch.from_numpy(np.minimum(shown / (area * scale**2), 1).astype(np.float32))
@@ -183,6 +195,9 @@ class PanopticDataset(Dataset):
             self.small_instance_area,
             self.small_instance_weight,
         )
+        if self.semantic_only:
+            targets["center_weight"][:] = 0
+            targets["offset_weight"][:] = 0
         return {
             **item,
             "image": torch.from_numpy(normalise(image)),
@@ -191,14 +206,27 @@ class PanopticDataset(Dataset):
 
 
 class _IdsMixin:
-    """The image ids of a split, from its id list (the dataset's `list_template`)."""
+    """The image ids of a split, from its id list (the dataset's `list_template`), and its loader."""
 
     data_root: Path
     meta: DatasetMeta
+    num_workers: int
 
     def split_ids(self, split: str, limit: int | None = None) -> list[str]:
         ids = read_id_list(self.meta.list_path(self.data_root, split))
         return ids[:limit] if limit else ids
+
+    def _loader(self, dataset, batch_size: int, shuffle: bool, drop_last: bool = False) -> DataLoader:
+        """Workers that live across epochs; batches page-locked where a GPU will take them."""
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+            drop_last=drop_last,
+        )
 
 
 class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
@@ -223,29 +251,21 @@ class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
     def _dataset(self, split: str, flip: bool = False) -> CropTagDataset:
         return CropTagDataset(self.data_root, split, self.split_ids(split, self.limit), self.meta, flip)
 
-    def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
-
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset(self.train_split, flip=True), shuffle=True)
+        return self._loader(self._dataset(self.train_split, flip=True), self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset(self.val_split), shuffle=False)
+        return self._loader(self._dataset(self.val_split), self.batch_size, shuffle=False)
 
     def predict_dataloader(self) -> DataLoader:
         """Crops of the prediction split (the training split, whose tags are known), for the CAMs."""
-        return self._loader(self._dataset(self.predict_split), shuffle=False)
+        return self._loader(self._dataset(self.predict_split), self.batch_size, shuffle=False)
 
 
 class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
     """The segmenter's data: augmented training crops with targets (and, with `tag_crop_size`, the
-    fixed crops' image tags), full validation images."""
+    fixed crops' image tags), full validation images. With `extra_split` (`train_extra`), its
+    images, labelled by `extra_labels`, join the training set for the semantic loss alone."""
 
     def __init__(
         self,
@@ -265,9 +285,12 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
         num_workers: int = 0,
         limit: int | None = None,
         tag_crop_size: Sequence[int] | None = None,
+        extra_split: str | None = None,
+        extra_labels: LabelSource | None = None,
     ):
         super().__init__()
         self.data_root, self.meta, self.labels = Path(data_root), meta, labels or LabelSource()
+        self.extra_split, self.extra_labels = extra_split, extra_labels or LabelSource()
         self.tag_crop_size = tag_crop_size
         self.train_split, self.val_split, self.predict_split = train_split, val_split, predict_split
         self.crop_size, self.scale_range, self.sigma = tuple(crop_size), tuple(scale_range), sigma
@@ -275,7 +298,9 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
         self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
         self.limit = limit
 
-    def _dataset(self, split: str, mode: str, labels: LabelSource | None = None) -> PanopticDataset:
+    def _dataset(
+        self, split: str, mode: str, labels: LabelSource | None = None, semantic_only: bool = False
+    ) -> PanopticDataset:
         return PanopticDataset(
             self.data_root,
             split,
@@ -289,20 +314,15 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
             self.small_instance_area,
             self.small_instance_weight,
             tag_crop_size=self.tag_crop_size if mode == "train" else None,
-        )
-
-    def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            drop_last=shuffle and len(dataset) > batch_size,
+            semantic_only=semantic_only,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset(self.train_split, "train", self.labels), self.batch_size, shuffle=True)
+        dataset = self._dataset(self.train_split, "train", self.labels)
+        if self.extra_split:
+            extra = self._dataset(self.extra_split, "train", self.extra_labels, semantic_only=True)
+            dataset = ConcatDataset([dataset, extra])
+        return self._loader(dataset, self.batch_size, shuffle=True, drop_last=len(dataset) > self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
         """Validation always scores against the true GT."""

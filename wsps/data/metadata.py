@@ -38,6 +38,8 @@ class DatasetMeta:
         schk_crop_size: (rows, cols) of the tag check's crops, the classifier's fixed grid.
         image_folder: the images' folder under the root (`<image_folder>/<split>/<city>/`).
         label_folder: the fine labels' folder (`<label_folder>/<split>/<city>/`).
+        split_label_folders: (split, folder) pairs for splits labelled elsewhere: Cityscapes'
+            `train_extra` has only coarse labels, in `gtCoarse`.
         list_template: the id list of a split under the root, `%s` for the split.
     """
 
@@ -50,6 +52,7 @@ class DatasetMeta:
     schk_crop_size: tuple[int, int]
     image_folder: str = "leftImg8bit"
     label_folder: str = "gtFine"
+    split_label_folders: tuple[tuple[str, str], ...] = ()
     list_template: str = "lists/%s_id.txt"
 
     def __post_init__(self):
@@ -92,6 +95,7 @@ class DatasetMeta:
             schk_crop_size=_pair(cfg["schk_crop_size"], "schk_crop_size"),
             image_folder=str(cfg.get("image_folder", "leftImg8bit")),
             label_folder=str(cfg.get("label_folder", "gtFine")),
+            split_label_folders=tuple((str(k), str(v)) for k, v in (cfg.get("split_label_folders") or {}).items()),
             list_template=str(cfg.get("list_template", "lists/%s_id.txt")),
         )
         if "stuff_classes" in cfg and tuple(int(c) for c in cfg["stuff_classes"]) != meta.stuff_classes:
@@ -143,16 +147,20 @@ class DatasetMeta:
     def image_path(self, root: str | Path, split: str, image_id: str) -> Path:
         return image_path(root, split, image_id, self.image_folder)
 
+    def label_folder_of(self, split: str) -> str:
+        """The folder (and file-name part) of a split's labels: `gtFine`, or `gtCoarse` for `train_extra`."""
+        return dict(self.split_label_folders).get(split, self.label_folder)
+
     def gt_path(self, root: str | Path, split: str, image_id: str, kind: str) -> Path:
         """`kind` is labelIds, instanceIds, labelTrainIds or instanceTrainIds."""
-        return gt_path(root, split, image_id, kind, self.label_folder)
+        return gt_path(root, split, image_id, kind, self.label_folder_of(split))
 
     def read_targets(
         self, root: str | Path, split: str, image_id: str, source: LabelSource
     ) -> tuple[np.ndarray, np.ndarray]:
         """(`sem`, `inst`) of one image: see `wsps.data.cityscapes.read_targets`."""
         sem, inst = read_targets(
-            Path(root), split, image_id, source, self.thing_classes, self.ignore_label, self.label_folder
+            Path(root), split, image_id, source, self.thing_classes, self.ignore_label, self.label_folder_of(split)
         )
         return self.check_labels(
             sem,

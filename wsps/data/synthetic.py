@@ -33,7 +33,12 @@ from wsps.labels import instance_ids_to_train_ids, label_ids_to_train_ids
 
 log = logging.getLogger(__name__)
 
-CITIES = {"train": ("avalon", "brookfield", "cedarton", "dunmore"), "val": ("eastwick", "fairhaven")}
+CITIES = {
+    "train": ("avalon", "brookfield", "cedarton", "dunmore"),
+    "val": ("eastwick", "fairhaven"),
+    "train_extra": ("glenmoor", "harlow", "ironbridge"),
+}
+SPLIT_SEEDS = {"train": 0, "val": 1, "train_extra": 2}  # a split's pixels do not depend on the others' sizes
 ID = {name: label.id for name, label in name2label.items()}
 
 # Colour families; several classes draw from the same ones.
@@ -41,6 +46,10 @@ GREYS = [(90, 90, 92), (120, 118, 115), (150, 150, 148), (70, 72, 75), (180, 178
 WARM = [(170, 120, 90), (200, 170, 130), (150, 90, 70), (210, 190, 160), (120, 80, 60)]
 GREENS = [(70, 110, 40), (100, 140, 50), (60, 90, 45), (130, 150, 70), (90, 120, 80)]
 VIVID = [(200, 40, 40), (40, 70, 160), (230, 200, 40), (240, 240, 235), (30, 30, 35), (60, 130, 60), (150, 60, 150)]
+# Coarse annotation (train_extra), in shares of the image width: the unlabelled margin along
+# boundaries and the polygons' tolerance; and the share of regions left out.
+COARSE_MARGIN, COARSE_TOLERANCE, COARSE_LEFT_OUT = 0.008, 0.01, 0.15
+VOID_IDS = {label.id for label in name2label.values() if label.ignoreInEval and not label.hasInstances}
 SKIN = [(230, 190, 160), (190, 140, 110), (120, 85, 60), (240, 210, 190)]
 
 
@@ -400,12 +409,57 @@ def render(height: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
     return np.clip(rgb, 0, 255).astype(np.uint8), s.label, s.instance
 
 
+def coarse_annotation(
+    label_ids: np.ndarray, instance_ids: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A coarse annotation of a fine one, drawn as Cityscapes' `gtCoarse` is: each region (a thing
+    instance or crowd, a connected part of a stuff class) as one rough polygon inside it, never
+    touching another region, so that an unlabelled margin runs along every boundary; some regions
+    are left out (a share at random, and those too thin to hold a polygon: poles, distant people).
+    Never a wrong label: what is labelled has its fine label, so the coarse map trades recall for
+    precision.
+
+    Args:
+        label_ids: (H, W) uint8 official label ids.
+        instance_ids: (H, W) uint16 official instance ids.
+
+    Returns:
+        The coarse (label ids, instance ids), 0 (`unlabeled`) where nothing is drawn.
+    """
+    h, w = label_ids.shape
+    margin = max(1, int(round(COARSE_MARGIN * w)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    coarse_labels, coarse_instances = np.zeros_like(label_ids), np.zeros_like(instance_ids)
+    for value in np.unique(instance_ids):
+        if value == 0 or value in VOID_IDS:
+            continue
+        count, parts = cv2.connectedComponents((instance_ids == value).astype(np.uint8), connectivity=8)
+        for part in range(1, count):
+            region = parts == part
+            inner = cv2.erode(region.astype(np.uint8), kernel)
+            if rng.random() < COARSE_LEFT_OUT or np.count_nonzero(inner) < margin * margin * 4:
+                continue
+            contours, _ = cv2.findContours(inner, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            polygons = [cv2.approxPolyDP(c, COARSE_TOLERANCE * w, True) for c in contours]
+            drawn = np.zeros((h, w), np.uint8)
+            cv2.fillPoly(drawn, polygons, 1)
+            drawn = drawn.astype(bool) & cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            coarse_labels[drawn] = label_ids[drawn]
+            coarse_instances[drawn] = value
+    return coarse_labels, coarse_instances
+
+
 def write_image(data_root: Path, split: str, image_id: str, seed: int, height: int, width: int) -> None:
-    """Render one image and write its five files in Cityscapes' layout."""
+    """Render one image and write its five files in Cityscapes' layout: fine labels (`gtFine`),
+    or for `train_extra` coarse ones (`gtCoarse`), as Cityscapes has."""
     rgb, label_ids, instance_ids = render(height, width, seed)
     city = image_id.split("_", 1)[0]
     write_png(data_root / "leftImg8bit" / split / city / f"{image_id}_leftImg8bit.png", rgb)
-    gt = data_root / "gtFine" / split / city / f"{image_id}_gtFine_"
+    gt_kind = "gtFine"
+    if split == "train_extra":
+        gt_kind = "gtCoarse"
+        label_ids, instance_ids = coarse_annotation(label_ids, instance_ids, np.random.default_rng([seed, 1]))
+    gt = data_root / gt_kind / split / city / f"{image_id}_{gt_kind}_"
     write_png(f"{gt}labelIds.png", label_ids)
     write_png(f"{gt}instanceIds.png", instance_ids)
     write_png(f"{gt}labelTrainIds.png", label_ids_to_train_ids(label_ids))
@@ -418,26 +472,54 @@ def image_ids(split: str, count: int) -> list[str]:
     return [f"{cities[k % len(cities)]}_{k:06d}_000019" for k in range(count)]
 
 
-def generate(data_root: Path, num_train: int, num_val: int, height: int, width: int, seed: int) -> dict[str, list[str]]:
-    """Write the whole dataset; image `k` of a split always gets the same pixels for a seed."""
-    splits = {"train": num_train, "val": num_val}
+def generate(
+    data_root: Path,
+    num_train: int,
+    num_val: int,
+    height: int,
+    width: int,
+    seed: int,
+    num_train_extra: int = 0,
+    splits: tuple[str, ...] | None = None,
+) -> dict[str, list[str]]:
+    """Write the dataset (only `splits` where given); image `k` of a split always gets the same
+    pixels for a seed, whatever the other splits' sizes."""
+    counts = {"train": num_train, "val": num_val, "train_extra": num_train_extra}
     written = {}
-    for offset, (split, count) in enumerate(splits.items()):
+    for split, count in counts.items():
+        if (splits is not None and split not in splits) or (split == "train_extra" and count == 0):
+            continue
         ids = image_ids(split, count)
         for k, image_id in enumerate(tqdm(ids, desc=f"synthetic {split}", unit="img", disable=None)):
-            write_image(data_root, split, image_id, seed * 1_000_003 + offset * 100_003 + k, height, width)
+            write_image(data_root, split, image_id, seed * 1_000_003 + SPLIT_SEEDS[split] * 100_003 + k, height, width)
         write_text(data_root / "lists" / f"{split}_id.txt", "".join(f"{i}\n" for i in ids))
         written[split] = ids
     return written
 
 
+def generate_from_config(
+    data_root: Path, cfg: DictConfig, splits: tuple[str, ...] | None = None
+) -> dict[str, list[str]]:
+    """`generate` with the sizes and seed of a composed `synthetic` config."""
+    return generate(
+        data_root,
+        int(cfg.num_train),
+        int(cfg.num_val),
+        int(cfg.height),
+        int(cfg.width),
+        int(cfg.seed),
+        int(cfg.num_train_extra),
+        splits,
+    )
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="synthetic")
 def main(cfg: DictConfig) -> None:
-    for name in ("num_train", "num_val", "height", "width"):
+    for name in ("num_train", "num_val", "num_train_extra", "height", "width"):
         if int(cfg[name]) < (0 if name.startswith("num") else 32):
             raise SystemExit(f"{name}={cfg[name]}: must be {'>= 0' if name.startswith('num') else '>= 32 pixels'}")
     root = Path(to_absolute_path(cfg.data_root))
-    written = generate(root, int(cfg.num_train), int(cfg.num_val), int(cfg.height), int(cfg.width), int(cfg.seed))
+    written = generate_from_config(root, cfg)
     log.info("wrote %s into %s", ", ".join(f"{len(v)} {k}" for k, v in written.items()), root)
 
 

@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from wsps.io import ConfigError, InputError
 from wsps.loop.record import RunRecord, StepFailed
 from wsps.loop.report import Tracker, per_class, write_results
-from wsps.loop.steps import Steps
+from wsps.loop.steps import SUFFIX, Steps
 from wsps.selection import check_selection
 from wsps.train import input_error_message
 
@@ -93,13 +93,16 @@ class Loop:
         return metrics
 
     def run(self) -> dict:
-        weak, steps = self.loop.supervision != "full", self.steps
+        weak, steps, extra = self.loop.supervision != "full", self.steps, bool(self.loop.train_extra)
+        splits = ("train", "train_extra") if extra else ("train",)
         self.step("data", steps.data)
         if weak:
-            self.step("prepare", steps.prepare)
-            self.step("cues", steps.cues)
+            for split in splits:
+                self.step(f"prepare{SUFFIX[split]}", partial(steps.prepare, split))
+                self.step(f"cues{SUFFIX[split]}", partial(steps.cues, split))
             if self.loop.stuff_cues == "truth":
-                self.step("true_stuff_cues", steps.true_stuff_cues)
+                for split in splits:
+                    self.step(f"true_stuff_cues{SUFFIX[split]}", partial(steps.true_stuff_cues, split))
             else:
                 classifier = self.step("classifier", steps.classifier)
                 self.tracker.log(
@@ -113,9 +116,23 @@ class Loop:
                     },
                     0,
                 )
+                if extra:
+                    self.step(
+                        "classifier_extra", partial(steps.classifier_extra, classifier.get("selection/cam_threshold"))
+                    )
         rounds, previous_loss = [], None
         for k in range(1, int(self.loop.max_rounds) + 1):
             pseudo = self.step(f"round_{k}/pseudo_gt", partial(steps.pseudo_gt, k)) if weak else {}
+            if weak and extra:
+                if k > 1:
+                    self.step(f"round_{k - 1}/predict_extra", partial(steps.predict_extra, k - 1))
+                pseudo = {
+                    **pseudo,
+                    **self.step(
+                        f"round_{k}/pseudo_gt_extra",
+                        partial(steps.pseudo_gt_extra, k, pseudo.get("selection/score_threshold")),
+                    ),
+                }
             model = self.step(f"round_{k}/segmenter", partial(steps.segmenter, k))
             loss = model.get("train/loss")
             row = {

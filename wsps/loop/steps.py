@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from wsps.cues.__main__ import options_from_config as cue_options
 from wsps.cues.job import run as run_cues
 from wsps.data.metadata import meta_for
-from wsps.data.synthetic import generate
+from wsps.data.synthetic import generate_from_config
 from wsps.eval.folders import score_label_folder
 from wsps.gt.job import run as run_gt
 from wsps.gt.options import GTOptions
@@ -26,6 +26,10 @@ from wsps.prepare import prepare
 from wsps.selection import check_selection, score_threshold_from_annotations
 from wsps.train import resolved, train
 
+#: Where a round's pseudo-GT of a split goes, under the round's folder; a step's name suffix for the split.
+PSEUDO_GT = {"train": "pseudo_gt", "train_extra": "pseudo_gt_extra"}
+SUFFIX = {"train": "", "train_extra": "_extra"}
+
 
 class Steps:
     """The steps of one run in `run_dir`; `cfg` is the composed `train` config with `stage=loop`,
@@ -36,6 +40,7 @@ class Steps:
         self.data_root = Path(to_absolute_path(cfg.data_root))
         self.meta = meta_for(cfg)
         self.train_list = self.meta.list_path(self.data_root, "train")
+        self.extra_list = self.meta.list_path(self.data_root, "train_extra")
 
     def plan(self) -> None:
         """Compose every step's config for every planned round before anything runs, so that a
@@ -50,6 +55,8 @@ class Steps:
             )
         for k in range(1, int(self.loop.max_rounds) + 1):
             checks.append(("gt", k, "generate_gt", ["split=train", *self.overrides("gt", k)]))
+            if self.loop.train_extra:
+                checks.append(("gt_extra", k, "generate_gt", self.gt_overrides(k, "train_extra")))
             checks.append(
                 (
                     "segmenter",
@@ -104,32 +111,37 @@ class Steps:
     # ------------------------------------------------------------------ steps
 
     def data(self) -> dict:
-        if self.train_list.exists():
-            return {"generated": 0}  # only the embedded data is generated: Loop refuses a missing list otherwise
+        """The embedded data where it is missing: train and val, and train_extra when the loop uses it
+        (only the embedded data is generated: Loop refuses a missing list otherwise)."""
+        splits = [] if self.train_list.exists() else ["train", "val"]
+        if self.loop.train_extra and self.dataset == "synthetic" and not self.extra_list.exists():
+            splits.append("train_extra")
+        if not splits:
+            return {"generated": 0}
         cfg = self.compose(
             "synthetic", self.overrides("synthetic"), self.run_dir / "data"
         )  # its own seed: shared by every run
-        written = generate(
-            self.data_root, int(cfg.num_train), int(cfg.num_val), int(cfg.height), int(cfg.width), int(cfg.seed)
-        )
+        written = generate_from_config(self.data_root, cfg, tuple(splits))
         return {"generated": sum(len(v) for v in written.values())}
 
-    def prepare(self) -> dict:
-        cfg = self.compose("prepare", ["split=train", *self.overrides("prepare")], self.run_dir / "prepare")
+    def prepare(self, split: str = "train") -> dict:
+        cfg = self.compose(
+            "prepare", [f"split={split}", *self.overrides("prepare")], self.run_dir / f"prepare{SUFFIX[split]}"
+        )
         summary = prepare(prepare_options(cfg), int(cfg.num_workers))
         if summary.failed:
-            raise StepFailed(f"prepare: {summary}: {summary.failures[0]}")
+            raise StepFailed(f"prepare {split}: {summary}: {summary.failures[0]}")
         return {"images": sum(summary.counts.values())}
 
-    def cues(self) -> dict:
+    def cues(self, split: str = "train") -> dict:
         cfg = self.compose(
             "cues",
-            ["split=train", f"pred_root={self.run_dir / 'cues'}", *self.overrides("cues")],
-            self.run_dir / "cues",
+            [f"split={split}", f"pred_root={self.run_dir / 'cues'}", *self.overrides("cues")],
+            self.run_dir / f"cues{SUFFIX[split]}",
         )
         summary = run_cues(cue_options(cfg))
         if summary.failed:
-            raise StepFailed(f"cues: {summary}: {summary.failures[0]}")
+            raise StepFailed(f"cues {split}: {summary}: {summary.failures[0]}")
         return {"images": sum(summary.counts.values())}
 
     def train_stage(
@@ -156,43 +168,68 @@ class Steps:
         folder = self.run_dir / "classifier"
         return self.train_stage("classifier", folder, [f"pred_root={self.run_dir / 'cues'}"])
 
-    def true_stuff_cues(self) -> dict:
+    def classifier_extra(self, cam_threshold: float | None) -> dict:
+        """The trained classifier's CAM labels of the train_extra images, at the threshold chosen on
+        train (None: the configured number)."""
+        checkpoint = self.run_dir / "classifier" / "checkpoints" / "last.ckpt"
+        chosen = [] if cam_threshold is None else [f"model.cam_threshold={cam_threshold}"]
+        return self.train_stage(
+            "classifier",
+            self.run_dir / "classifier_extra",
+            ["fit=false", f"ckpt_path={checkpoint}", "predict_split=train_extra", f"pred_root={self.run_dir / 'cues'}"]
+            + chosen,
+        )
+
+    def true_stuff_cues(self, split: str = "train") -> dict:
         """The true labels of the stuff classes where the CAM labels would be (things unlabelled)."""
         stuff = np.full(256, self.meta.ignore_label, np.uint8)
         stuff[list(self.meta.stuff_classes)] = list(self.meta.stuff_classes)
-        folder = self.run_dir / "cues" / "cam" / "train"
-        ids = read_id_list(self.train_list)
+        folder = self.run_dir / "cues" / "cam" / split
+        ids = read_id_list(self.meta.list_path(self.data_root, split))
         for image_id in ids:
-            label = read_label_png(self.meta.gt_path(self.data_root, "train", image_id, "labelTrainIds"))
+            label = read_label_png(self.meta.gt_path(self.data_root, split, image_id, "labelTrainIds"))
             write_label_png(folder / f"{image_id}_leftImg8bit.png", stuff[label])
         return {"images": len(ids)}
 
-    def pseudo_gt(self, k: int) -> dict:
-        folder = self.run_dir / f"round_{k}"
+    def gt_overrides(self, k: int, split: str) -> list[str]:
+        """generate_gt's overrides for round `k` on `split`: train_extra adds its preset to the round's
+        (`preset=[first_round,train_extra]`), the release's settings for coarse labels."""
         source = self.run_dir / "cues" if k == 1 else self.run_dir / f"round_{k - 1}" / "pred"
+        out = self.run_dir / f"round_{k}" / PSEUDO_GT[split]
         overrides = [
-            "split=train",
+            f"split={split}",
             f"pred_root={source}",
-            f"mcg_and_grabcut_dir={self.run_dir / 'cues' / 'mcg_and_grabcut' / 'train'}",
+            f"mcg_and_grabcut_dir={self.run_dir / 'cues' / 'mcg_and_grabcut' / split}",
         ]
         if k > 1 and self.loop.keep_previous_labels:
             overrides += [
                 "run_fill_from_prior=true",
-                f"prior_dir={self.run_dir / f'round_{k - 1}' / 'pseudo_gt' / 'sem'}",
+                f"prior_dir={self.run_dir / f'round_{k - 1}' / PSEUDO_GT[split] / 'sem'}",
             ]
-        overrides += [
-            *self.overrides("gt", k),
-            f"sem_save_dir={folder / 'pseudo_gt' / 'sem'}",
-            f"ins_save_dir={folder / 'pseudo_gt' / 'ins'}",
-        ]
-        chosen = self.score_threshold(k, overrides)
-        if chosen.get("score_threshold") is not None:
-            overrides.append(f"score_thresh={chosen['score_threshold']}")
-        cfg = self.compose("generate_gt", overrides, folder)
+        round_overrides = self.overrides("gt", k)
+        if split == "train_extra":
+            presets = [o.split("=", 1)[1] for o in round_overrides if o.startswith("preset=")]
+            round_overrides = [o for o in round_overrides if not o.startswith("preset=")]
+            round_overrides.append(
+                f"preset=[{presets[-1]},train_extra]" if presets and presets[-1] != "null" else "preset=train_extra"
+            )
+        return [*overrides, *round_overrides, f"sem_save_dir={out / 'sem'}", f"ins_save_dir={out / 'ins'}"]
+
+    def run_gt(self, k: int, split: str, overrides: list[str]) -> None:
+        folder = self.run_dir / f"round_{k}"
+        cfg = self.compose("generate_gt", overrides, folder / PSEUDO_GT[split] if SUFFIX[split] else folder)
         opts = GTOptions.from_mapping(OmegaConf.to_container(cfg, resolve=True), resolve_path=to_absolute_path)
         summary = run_gt(opts)
         if summary.failed:
-            raise StepFailed(f"generate_gt round {k}: {summary}: {summary.failures[0]}")
+            raise StepFailed(f"generate_gt round {k} {split}: {summary}: {summary.failures[0]}")
+
+    def pseudo_gt(self, k: int) -> dict:
+        folder = self.run_dir / f"round_{k}"
+        overrides = self.gt_overrides(k, "train")
+        chosen = self.score_threshold(k, overrides)
+        if chosen.get("score_threshold") is not None:
+            overrides.append(f"score_thresh={chosen['score_threshold']}")
+        self.run_gt(k, "train", overrides)
         ids = read_id_list(self.train_list)
         scores = score_label_folder(
             self.meta,
@@ -207,6 +244,37 @@ class Steps:
             **{f"selection/{k2}": v for k2, v in chosen.items()},
             **{f"pseudo_gt/{k2}": v for k2, v in scores.items()},
         }
+
+    def pseudo_gt_extra(self, k: int, score_threshold: float | None) -> dict:
+        """Round `k`'s semantic pseudo-GT of the train_extra images (no instances), cleaned with the
+        score threshold chosen for train, and its labelled share."""
+        overrides = self.gt_overrides(k, "train_extra")
+        if score_threshold is not None:
+            overrides.append(f"score_thresh={score_threshold}")
+        self.run_gt(k, "train_extra", overrides)
+        folder = self.run_dir / f"round_{k}" / PSEUDO_GT["train_extra"] / "sem"
+        ids = read_id_list(self.extra_list)
+        labelled = [
+            np.mean(read_label_png(folder / f"{image_id}_leftImg8bit.png") != self.meta.ignore_label)
+            for image_id in ids
+        ]
+        return {"pseudo_gt_extra/labelled": float(np.mean(labelled)), "pseudo_gt_extra/images": len(ids)}
+
+    def predict_extra(self, k: int) -> dict:
+        """Round `k`'s segmenter on the train_extra images, into the round's prediction folder (the
+        next round's pseudo-GT reads them there)."""
+        checkpoint = self.run_dir / f"round_{k}" / "segmenter" / "checkpoints" / "last.ckpt"
+        return self.train_stage(
+            "segmenter",
+            self.run_dir / f"round_{k}" / "predict_extra",
+            [
+                "fit=false",
+                f"ckpt_path={checkpoint}",
+                "predict_split=train_extra",
+                f"pred_root={self.run_dir / f'round_{k}' / 'pred'}",
+            ],
+            k,
+        )
 
     def score_threshold(self, k: int, overrides: list[str]) -> dict:
         """generate_gt's score threshold for round `k` (from round 2 on) as `loop.score_thresh` and
@@ -242,6 +310,10 @@ class Steps:
             overrides += [f"labels={folder / 'pseudo_gt'}", "sem_save_dir=sem", "ins_save_dir=ins"]
             if self.loop.supervision == "semi":
                 overrides.append(f"true_gt_fraction={self.loop.true_gt_fraction}")
+        if self.loop.train_extra:
+            overrides.append("extra_split=train_extra")
+            if self.loop.supervision != "full":
+                overrides.append(f"extra_labels={folder / PSEUDO_GT['train_extra']}")
         previous = self.run_dir / f"round_{k - 1}" / "segmenter" / "checkpoints" / "last.ckpt"
         if self.loop.warm_start and k > 1 and previous.exists():
             overrides.append(f"init_ckpt={previous}")
