@@ -104,6 +104,7 @@ def test_bad_files_get_one_line_each_and_the_rest_is_converted(camvid_src, tmp_p
     assert "3 failed" in out
 
 
+@pytest.mark.slow
 def test_the_whole_method_runs_on_two_camvid_images(tmp_path):
     """The weak loop with `dataset=camvid` at the test scale: CamVid's own classes throughout."""
     if not SOURCE.exists():

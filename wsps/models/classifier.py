@@ -49,6 +49,9 @@ class PositiveCounts(Metric):
         return self.count
 
 
+CAM_CHUNK = 5
+
+
 class CropClassifier(pl.LightningModule):
     """Encoder (segmentation-models-pytorch; `encoder_weights` as in `wsps.models.weights`) + 1x1-conv head + average
     pooling, binary cross-entropy on each crop's tags. `output_stride` (dilation) and
@@ -126,8 +129,10 @@ class CropClassifier(pl.LightningModule):
 
     @torch.no_grad()
     def cams(self, crops: torch.Tensor) -> torch.Tensor:
-        """Grad-CAMs (N, C, h, w) of every class for a batch of crops."""
-        return class_activation_maps(self.features(crops), self.head.weight.flatten(1))
+        """Grad-CAMs (N, C, h, w) of every class for a batch of crops, `CAM_CHUNK` crops at a time:
+        all 15 crops of a 1024x2048 image at once would hold every layer's activations for all of them."""
+        weight = self.head.weight.flatten(1)
+        return torch.cat([class_activation_maps(self.features(chunk), weight) for chunk in crops.split(CAM_CHUNK)])
 
     def stitched_cams(self, batch, masked: bool = True) -> list[torch.Tensor]:
         """Per image, the normalised CAMs of its crops' tags on the full canvas (C, H, W),

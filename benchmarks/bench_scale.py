@@ -1,0 +1,380 @@
+"""Benchmark the Cityscapes path at 1024x2048: every stage per image and per worker, the training
+loader against the training step, and a projection of one Cityscapes round on a 16-core node.
+
+    python benchmarks/bench_scale.py [--synthetic 4] [--workers 0 1 2] [--steps 2] [--out runs/bench_scale]
+
+Data: `--synthetic` synthetic images drawn at 1024x2048 and the five real Cityscapes images of
+../shared/data/cityscapes_real (skipped when absent), each laid out as a Cityscapes root whose
+val split is its train split. Each stage runs in a child process of its own (one worker: one
+OpenCV thread in the CPU stages, all cores for the networks), timing every image
+after the first (start-up and first-call costs are reported apart) and reporting the child's peak
+resident memory: prepare (train ids, boxes), cues (GrabCut, proposals, M&G), CAM inference (the
+`cityscapes_classifier` network on the 15 crops, stitching, superpixels, CRF), generate_gt's first
+round, and segmenter prediction with its writers (`cityscapes_segmenter`). Both networks are
+ResNet-50 as configured, randomly initialised (speed does not depend on the weights).
+
+Training: the segmenter's training loader alone (images/s over `--batches` batches, for each of
+`--workers`) against the training step's images/s on this CPU (`--steps` steps after one warm-up,
+batch `--train-batch`).
+
+Projection: one Cityscapes round (train alone, and with train_extra) on a 16-core node with 1
+and 8 GPUs, from the per-image figures: the CPU stages on 16 processes, the loader's supply with
+one core per GPU kept for driving it, and the writers' cost (8 threads, `cityscapes_segmenter`).
+Without a GPU figure the training time printed is the floor the loader sets.
+
+With `--gpu` (not yet run: no GPU has been available), the networks and the training step run on
+the GPU at the configured precision, and the projection uses the measured GPU rates; peak GPU
+memory is reported. Prints a table, the 2 GB-per-worker check and the projection; writes
+everything as JSON to `<out>/scale.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+REAL = REPO.parent / "shared" / "data" / "cityscapes_real"
+STAGES = ("prepare", "cues", "cam", "generate_gt", "predict")
+CPU_STAGES = ("prepare", "cues", "generate_gt")  # one process per core on a node
+NETWORK_STAGES = ("cam", "predict")
+PEAK_TARGET_MB = 2048
+CITYSCAPES = {"train": 2975, "train_extra": 19998}
+NODE_CORES = 16
+WRITER_THREADS = 8  # cityscapes_segmenter's writer.threads
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def real_root(out: Path) -> Path | None:
+    """The five real images as a Cityscapes root (links, not copies), val the same images."""
+    if not REAL.is_dir():
+        return None
+    root = out / "real"
+    ids = sorted(p.name.split("_leftImg8bit")[0] for p in REAL.glob("leftImg8bit/train/*/*_leftImg8bit.png"))
+    for split in ("train", "val"):
+        for image_id in ids:
+            city = image_id.split("_")[0]
+            for folder, name in (
+                ("leftImg8bit", f"{image_id}_leftImg8bit.png"),
+                ("gtFine", f"{image_id}_gtFine_labelIds.png"),
+                ("gtFine", f"{image_id}_gtFine_instanceIds.png"),
+            ):
+                target = root / folder / split / city / name
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.symlink_to(REAL / folder / "train" / city / name)
+        (root / "lists").mkdir(parents=True, exist_ok=True)
+        (root / "lists" / f"{split}_id.txt").write_text("".join(f"{i}\n" for i in ids))
+    return root
+
+
+def synthetic_root(out: Path, count: int) -> Path:
+    """`count` synthetic images at 1024x2048, val the same images."""
+    from wsps.data.synthetic import generate
+
+    root = out / "synthetic"
+    if not (root / "lists" / "train_id.txt").exists():
+        generate(root, count, 0, 1024, 2048, seed=0)
+        shutil.copytree(root / "leftImg8bit" / "train", root / "leftImg8bit" / "val", dirs_exist_ok=True)
+        shutil.copytree(root / "gtFine" / "train", root / "gtFine" / "val", dirs_exist_ok=True)
+        shutil.copy(root / "lists" / "train_id.txt", root / "lists" / "val_id.txt")
+    return root
+
+
+# ----------------------------------------------------------------------------- one stage, in a child
+
+
+def _compose(config_name: str, overrides: list[str]):
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("wsps.conf", version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides)
+
+
+def _network(stage: str, root: Path, work: Path, device: str):
+    """The configured network, its data module and its writer for `stage` (cam or predict)."""
+    import torch
+    from hydra.utils import instantiate
+
+    from wsps.data.metadata import meta_for
+
+    experiment = "cityscapes_classifier" if stage == "cam" else "cityscapes_segmenter"
+    trainer = [] if device == "cuda" else ["trainer=cpu"]
+    cfg = _compose(
+        "train",
+        [
+            f"stage={'classifier' if stage == 'cam' else 'segmenter'}",
+            f"experiment={experiment}",
+            *trainer,
+            f"data_root={root}",
+            f"pred_root={work / 'results'}",
+            "model.encoder_weights=null",
+            *(["model.cam_threshold=0.2"] if stage == "cam" else ["data.val_batch_size=1"]),
+            "data.batch_size=1",
+            "logger=csv",
+            f"paths.output_dir={work / 'run'}",
+        ],
+    )
+    meta = meta_for(cfg)
+    datamodule = instantiate(cfg.data, _partial_=True)(data_root=str(root), meta=meta)
+    model = instantiate(cfg.model, _convert_="all").to(device).eval()
+    writer = instantiate(cfg.writer)
+    precision = torch.bfloat16 if device == "cuda" and "bf16" in str(cfg.trainer.precision) else None
+    return cfg, datamodule, model, writer, precision
+
+
+def cpu_stage(stage: str, root: Path, work: Path):
+    """The per-image function of a CPU stage (prepare, cues, generate_gt's first round), as its tool
+    composes it; it returns the image's `ImageResult`."""
+    common = ["dataset=cityscapes", f"data_root={root}"]
+    if stage == "prepare":
+        from wsps.prepare import options_from_config, prepare_image
+
+        return partial(prepare_image, options_from_config(_compose("prepare", [*common, "force_overwrite=true"])))
+    if stage == "cues":
+        from wsps.cues.__main__ import options_from_config
+        from wsps.cues.job import process_image
+
+        cfg = _compose("cues", [*common, f"pred_root={work / 'results'}", "force_overwrite=true"])
+        return partial(process_image, options_from_config(cfg))
+    from omegaconf import OmegaConf
+
+    from wsps.gt.options import GTOptions
+    from wsps.gt.pipeline import process_image
+
+    cfg = _compose("generate_gt", [*common, "preset=first_round", f"pred_root={work / 'results'}"])
+    return partial(process_image, GTOptions.from_mapping(OmegaConf.to_container(cfg, resolve=True)))
+
+
+def child(stage: str, root: Path, work: Path, device: str) -> dict:
+    """Time every image of `root`'s train split through `stage`; returns seconds per image."""
+    import cv2
+
+    from wsps.io import read_id_list
+
+    ids = read_id_list(root / "lists" / "train_id.txt")
+    times = []
+    if stage in CPU_STAGES:
+        cv2.setNumThreads(1)  # one core per worker; torch is not imported by these stages' workers
+        process = cpu_stage(stage, root, work)
+        for image_id in ids:
+            start = time.perf_counter()
+            result = process(image_id)
+            times.append(time.perf_counter() - start)
+            assert result.status != "failed", result.message
+    else:
+        import torch
+
+        cfg, datamodule, model, writer, precision = _network(stage, root, work, device)
+        datamodule.setup("predict")
+        dataset = datamodule.predict_dataloader().dataset
+        writes = []
+        for k in range(len(dataset)):
+            start = time.perf_counter()
+            batch = torch.utils.data.default_collate([dataset[k]])
+            batch = {key: v.to(device) if isinstance(v, torch.Tensor) else v for key, v in batch.items()}
+            with torch.no_grad(), torch.autocast(device, dtype=precision, enabled=precision is not None):
+                out = model.predict_step(batch, k)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+            start = time.perf_counter()  # the files, which the segmenter's writer threads write in the background
+            if stage == "cam":
+                writer.write_on_batch_end(None, model, out, None, batch, k)
+            else:
+                for item in out:
+                    writer._write(item)
+            writes.append(time.perf_counter() - start)
+    result = {"stage": stage, "images": len(ids), "seconds": times}
+    if stage in NETWORK_STAGES:
+        result["write_seconds"] = writes
+    if stage in NETWORK_STAGES and device == "cuda":
+        result["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return result
+
+
+def loader_child(root: Path, workers: int, batches: int, steps: int, train_batch: int, device: str) -> dict:
+    """The segmenter's training loader alone, then (workers 0) the training step, in images/s."""
+    import torch
+
+    _, datamodule, model, _, precision = _network("predict", root, root.parent / f"work_{root.name}", device)
+    datamodule.batch_size, datamodule.num_workers = train_batch, workers  # the weak runs' items, tag maps included
+    loader = datamodule.train_dataloader()
+    result = {"workers": workers, "batch": train_batch}
+    iterator = iter(loader)
+    next(iterator)  # workers started, first batch
+    start, seen = time.perf_counter(), 0
+    for _ in range(batches):
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            iterator = iter(loader)
+            batch = next(iterator)
+        seen += len(batch["image"])
+    result["loader_images_per_s"] = seen / (time.perf_counter() - start)
+    if steps:
+        model.train()
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+        times = []
+        for k in range(steps + 1):
+            batch = {key: v.to(device) if isinstance(v, torch.Tensor) else v for key, v in batch.items()}
+            start = time.perf_counter()
+            with torch.autocast(device, dtype=precision, enabled=precision is not None):
+                loss = model.losses(model(batch["image"]), batch)["total"]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if k:  # the first step warms up
+                times.append(time.perf_counter() - start)
+        result["train_images_per_s"] = train_batch / (sum(times) / len(times))
+        if device == "cuda":
+            result["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return result
+
+
+# ----------------------------------------------------------------------------- parent
+
+
+def run_child(args: list[str]) -> tuple[dict, float]:
+    """Run this script as a child; its JSON result and its peak resident memory in MB."""
+    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+    stdout = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"child {' '.join(args)} failed with exit code {process.returncode}")
+    return json.loads(stdout.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+
+
+def per_image(seconds: list[float]) -> float:
+    """Seconds per image after the first (which pays the first call's costs)."""
+    rest = seconds[1:] or seconds
+    return sum(rest) / len(rest)
+
+
+def projection(stages: dict, loader: list[dict], gpu: dict | None, epochs: int, rounds: int = 6) -> list[str]:
+    """Hours of one Cityscapes round (and of `rounds`) on a 16-core node with 1 and 8 GPUs."""
+    lines = []
+    widest = max(loader, key=lambda row: row["workers"])  # workers in their own processes, as on a node
+    per_core_loader = widest["loader_images_per_s"] / max(widest["workers"], 1)
+    write = per_image(stages["predict"]["write_seconds"]) / WRITER_THREADS
+    for name, images in (("train", CITYSCAPES["train"]), ("train + train_extra", sum(CITYSCAPES.values()))):
+        once = sum(per_image(stages[s]["seconds"]) for s in ("prepare", "cues")) * images / NODE_CORES / 3600
+        gt = per_image(stages["generate_gt"]["seconds"]) * images / NODE_CORES / 3600
+        lines.append(
+            f"{name} ({images} images): prepare + cues once {once:.2f} h; per round generate_gt {gt:.2f} h, "
+            f"writing predictions {images * write / 3600:.2f} h of {WRITER_THREADS} threads"
+        )
+        for gpus in (1, 8):
+            cores = (NODE_CORES // gpus - 1) * gpus  # one core per GPU drives it, the rest load
+            supply = per_core_loader * cores
+            if gpu:
+                rate = min(gpu["train_images_per_s"] * gpus, supply)
+                hours = (
+                    images * epochs / rate / 3600 + images / min(gpu["predict_images_per_s"] * gpus, 1 / write) / 3600
+                )
+                lines.append(
+                    f"  {gpus} GPU(s): training {rate:.1f} img/s (loader {supply:.1f} from {cores} workers): "
+                    f"{hours:.1f} h per round, {hours * rounds:.1f} h for {rounds} rounds"
+                )
+            else:
+                hours = images * epochs / supply / 3600
+                lines.append(
+                    f"  {gpus} GPU(s): {cores} loading workers supply at most {supply:.1f} img/s: {epochs} epochs take "
+                    f"at least {hours:.1f} h per round, {hours * rounds:.1f} h for {rounds} rounds (no GPU measured)"
+                )
+    lines.append(f"(loader here: {per_core_loader:.2f} img/s per worker at {widest['workers']} worker(s))")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "bench_scale")
+    parser.add_argument("--synthetic", type=int, default=4, help="synthetic 1024x2048 images")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, os.cpu_count() or 1])
+    parser.add_argument("--batches", type=int, default=4, help="loader batches timed per worker count")
+    parser.add_argument("--steps", type=int, default=2, help="training steps timed (after one warm-up)")
+    parser.add_argument("--train-batch", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=100, help="segmenter epochs per round, for the projection")
+    parser.add_argument("--gpu", action="store_true", help="networks and training on the GPU")
+    args = parser.parse_args()
+    device = "cuda" if args.gpu else "cpu"
+
+    if args.child == "loader":
+        result = loader_child(args.root, args.workers[0], args.batches, args.steps, args.train_batch, device)
+        print(json.dumps(result))
+        return
+    if args.child:
+        print(json.dumps(child(args.child, args.root, args.root.parent / f"work_{args.root.name}", device)))
+        return
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    roots = {"synthetic": synthetic_root(args.out, args.synthetic)}
+    real = real_root(args.out)
+    if real is None:
+        print(f"real images: {REAL} not found, skipped")
+    else:
+        roots["real"] = real
+    report = {"device": device, "cpu_count": os.cpu_count(), "stages": {}, "loader": []}
+    print(f"{'data':<10} {'stage':<12} {'images':>6} {'first s':>8} {'s/image':>8} {'write s':>8} {'peak MB':>8}")
+    for name, root in roots.items():
+        report["stages"][name] = {}
+        for stage in STAGES:
+            gpu = ["--gpu"] if args.gpu and stage in NETWORK_STAGES else []
+            result, peak = run_child(["--child", stage, "--root", str(root), *gpu])
+            result["peak_mb"] = peak
+            report["stages"][name][stage] = result
+            print(
+                f"{name:<10} {stage:<12} {result['images']:>6} {result['seconds'][0]:>8.2f} "
+                f"{per_image(result['seconds']):>8.2f} "
+                f"{per_image(result['write_seconds']) if 'write_seconds' in result else 0:>8.2f} {peak:>8.0f}"
+                + (f"  GPU peak {result['gpu_peak_mb']:.0f} MB" if "gpu_peak_mb" in result else "")
+            )
+    root = roots.get("real", roots["synthetic"])
+    print(f"\nsegmenter training at crop 512x1024 on {root.name} ({device}):")
+    for workers in args.workers:
+        steps = args.steps if workers == args.workers[0] else 0  # the training step is timed once
+        result, peak = run_child(
+            ["--child", "loader", "--root", str(root), "--workers", str(workers), "--batches", str(args.batches)]
+            + ["--steps", str(steps), "--train-batch", str(args.train_batch), *(["--gpu"] if args.gpu else [])]
+        )
+        result["peak_mb"] = peak
+        report["loader"].append(result)
+        step = f", training step {result['train_images_per_s']:.3f} img/s" if "train_images_per_s" in result else ""
+        print(f"  {workers} worker(s): loader {result['loader_images_per_s']:.2f} img/s{step}, peak {peak:.0f} MB")
+    train_rate = next(r["train_images_per_s"] for r in report["loader"] if "train_images_per_s" in r)
+    for row in report["loader"]:
+        print(f"  loader/step ratio at {row['workers']} worker(s): {row['loader_images_per_s'] / train_rate:.1f}x")
+
+    worst = {s: max(report["stages"][n][s]["peak_mb"] for n in roots) for s in STAGES}
+    print(f"\npeak memory per worker (target <= {PEAK_TARGET_MB} MB in every stage):")
+    for stage, peak in worst.items():
+        print(f"  {stage:<12} {peak:>6.0f} MB  {'ok' if peak <= PEAK_TARGET_MB else 'OVER'}")
+
+    gpu = None
+    stages = report["stages"].get("real", report["stages"]["synthetic"])
+    if args.gpu:
+        gpu = {"train_images_per_s": train_rate, "predict_images_per_s": 1 / per_image(stages["predict"]["seconds"])}
+    print(f"\nprojection: one round on a {NODE_CORES}-core node ({args.epochs} segmenter epochs):")
+    report["projection"] = projection(stages, report["loader"], gpu, args.epochs)
+    print("\n".join(report["projection"]))
+    (args.out / "scale.json").write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
