@@ -59,7 +59,13 @@ def test_the_cityscapes_path_at_full_resolution_on_real_images(tmp_path):
     classifier = [str(REPO / "train.py"), "stage=classifier", "experiment=cityscapes_classifier", *common, *CPU]
     _ok(
         run_script(
-            [*classifier, "data.batch_size=1", f"pred_root={results}", f"hydra.run.dir={tmp_path}/classifier"],
+            [
+                *classifier,
+                "data.batch_size=1",
+                "model.cam_threshold=0.2",
+                f"pred_root={results}",
+                f"hydra.run.dir={tmp_path}/classifier",
+            ],
             cwd=tmp_path,
             timeout=1200,
         )
