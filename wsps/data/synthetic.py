@@ -435,15 +435,15 @@ def coarse_annotation(
             continue
         count, parts = cv2.connectedComponents((instance_ids == value).astype(np.uint8), connectivity=8)
         for part in range(1, count):
-            region = parts == part
-            inner = cv2.erode(region.astype(np.uint8), kernel)
+            region = (parts == part).astype(np.uint8)
+            inner = cv2.erode(region, kernel)
             if rng.random() < COARSE_LEFT_OUT or np.count_nonzero(inner) < margin * margin * 4:
                 continue
             contours, _ = cv2.findContours(inner, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             polygons = [cv2.approxPolyDP(c, COARSE_TOLERANCE * w, True) for c in contours]
             drawn = np.zeros((h, w), np.uint8)
             cv2.fillPoly(drawn, polygons, 1)
-            drawn = drawn.astype(bool) & cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            drawn = (drawn & cv2.erode(region, np.ones((3, 3), np.uint8))).astype(bool)
             coarse_labels[drawn] = label_ids[drawn]
             coarse_instances[drawn] = value
     return coarse_labels, coarse_instances

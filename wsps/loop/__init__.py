@@ -125,7 +125,7 @@ class Loop:
             pseudo = self.step(f"round_{k}/pseudo_gt", partial(steps.pseudo_gt, k)) if weak else {}
             if weak and extra:
                 if k > 1:
-                    self.step(f"round_{k - 1}/predict_extra", partial(steps.predict_extra, k - 1))
+                    self.step(f"round_{k - 1}/predict_extra", partial(steps.segmenter_extra, k - 1))
                 pseudo = {
                     **pseudo,
                     **self.step(

@@ -168,16 +168,24 @@ class Steps:
         folder = self.run_dir / "classifier"
         return self.train_stage("classifier", folder, [f"pred_root={self.run_dir / 'cues'}"])
 
+    def predict_extra(
+        self, stage: str, checkpoint: Path, folder: Path, pred_root: Path, *overrides: str, round_k: int | None = None
+    ) -> dict:
+        """A trained network's predictions of the train_extra images, from its checkpoint."""
+        return self.train_stage(
+            stage,
+            folder,
+            ["fit=false", f"ckpt_path={checkpoint}", "predict_split=train_extra", f"pred_root={pred_root}", *overrides],
+            round_k,
+        )
+
     def classifier_extra(self, cam_threshold: float | None) -> dict:
         """The trained classifier's CAM labels of the train_extra images, at the threshold chosen on
         train (None: the configured number)."""
         checkpoint = self.run_dir / "classifier" / "checkpoints" / "last.ckpt"
         chosen = [] if cam_threshold is None else [f"model.cam_threshold={cam_threshold}"]
-        return self.train_stage(
-            "classifier",
-            self.run_dir / "classifier_extra",
-            ["fit=false", f"ckpt_path={checkpoint}", "predict_split=train_extra", f"pred_root={self.run_dir / 'cues'}"]
-            + chosen,
+        return self.predict_extra(
+            "classifier", checkpoint, self.run_dir / "classifier_extra", self.run_dir / "cues", *chosen
         )
 
     def true_stuff_cues(self, split: str = "train") -> dict:
@@ -260,21 +268,12 @@ class Steps:
         ]
         return {"pseudo_gt_extra/labelled": float(np.mean(labelled)), "pseudo_gt_extra/images": len(ids)}
 
-    def predict_extra(self, k: int) -> dict:
+    def segmenter_extra(self, k: int) -> dict:
         """Round `k`'s segmenter on the train_extra images, into the round's prediction folder (the
         next round's pseudo-GT reads them there)."""
-        checkpoint = self.run_dir / f"round_{k}" / "segmenter" / "checkpoints" / "last.ckpt"
-        return self.train_stage(
-            "segmenter",
-            self.run_dir / f"round_{k}" / "predict_extra",
-            [
-                "fit=false",
-                f"ckpt_path={checkpoint}",
-                "predict_split=train_extra",
-                f"pred_root={self.run_dir / f'round_{k}' / 'pred'}",
-            ],
-            k,
-        )
+        folder = self.run_dir / f"round_{k}"
+        checkpoint = folder / "segmenter" / "checkpoints" / "last.ckpt"
+        return self.predict_extra("segmenter", checkpoint, folder / "predict_extra", folder / "pred", round_k=k)
 
     def score_threshold(self, k: int, overrides: list[str]) -> dict:
         """generate_gt's score threshold for round `k` (from round 2 on) as `loop.score_thresh` and
