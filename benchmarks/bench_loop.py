@@ -1,6 +1,6 @@
 """Benchmark the whole method on the embedded data: weak, full and semi supervision, same budget.
 
-    python benchmarks/bench_loop.py [--modes weak full semi reference oracle full_tags] [--seed N]
+    python benchmarks/bench_loop.py [--modes weak full semi ...] [--seeds 0 1 2] [--profile default|long]
 
 Runs `python train.py` (defaults) for each mode, each in its own run folder under runs/bench/
 (`weak_val_labels`: the weak loop with its thresholds chosen on the validation labels, as before
@@ -12,8 +12,11 @@ crop-tag loss added, a control for how much of the weak run's gain that loss alo
 and prints the per-round table, the wall time, and the issue #6 targets: the default weak run
 within 15 minutes; the weak model's PQ at least 0.86 and mIoU at least 0.89 of the fully
 supervised model's (the paper's Cityscapes ratios); the pseudo-GT's mIoU rising from the first
-round to the last. Runs resume: a second call only prints. `--seed N` (not 0) runs every mode with
-`seed=N` into runs/bench/<mode>_seedN.
+round to the last. Runs resume: a second call only prints. `--seeds` runs every mode once per
+seed (seed N other than 0 into runs/bench/<mode>_seedN) and prints each mode's mean and range
+over the seeds, and the weak/full ratios per seed against the issue #15 targets. `--profile long`
+runs the longer schedule (`experiment=long`, combined with a mode's own experiment) into
+runs/bench_long/.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 MODES = {
@@ -39,6 +44,19 @@ MODES = {
         'loop.steps.segmenter=["model.tag_weight=10","data.tag_crop_size=${schk_crop_size}"]',
     ],
 }
+
+
+PROFILES = {"default": "bench", "long": "bench_long"}
+
+
+def with_profile(overrides: list[str], profile: str) -> list[str]:
+    """A mode's overrides on the `profile` schedule: `long` adds `experiment=long`, beside the
+    mode's own experiment when it has one (`experiment=[semi,long]`)."""
+    if profile == "default":
+        return overrides
+    own = [o for o in overrides if o.startswith("experiment=")]
+    rest = [o for o in overrides if not o.startswith("experiment=")]
+    return [*rest, f"experiment=[{','.join([o.split('=', 1)[1] for o in own] + [profile])}]"]
 
 
 def run_modes(modes: dict[str, list[str]], data: str, seed: int, folder: str = "bench") -> dict[str, dict]:
@@ -100,20 +118,71 @@ def print_per_class(results: dict[str, dict]) -> None:
             print(f"{name:44s}" + " ".join(f"{fmt(ious.get(name)):>9s}" for ious in per_class.values()))
 
 
+def spread(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} [{min(values):.3f}, {max(values):.3f}]"
+
+
+def print_seeds(per_seed: dict[int, dict[str, dict]]) -> None:
+    """Mean [min, max] over seeds of each mode's last round, and weak/full per seed (issue #15)."""
+    seeds = list(per_seed)
+    modes = [m for m in per_seed[seeds[0]] if all(m in r for r in per_seed.values())]
+    print(f"\nlast round over seeds {seeds}: mean [min, max]")
+    for mode in modes:
+        finals = [per_seed[s][mode]["final"] for s in seeds]
+        minutes = [per_seed[s][mode]["seconds"] / 60 for s in seeds]
+        print(
+            f"{mode:12s} "
+            + "  ".join(f"{key} {spread([f[key] for f in finals])}" for key in ("PQ", "PQ_th", "mIoU"))
+            + f"  min {spread(minutes)}"
+        )
+    if "weak" in modes and "full" in modes:
+        ratios = {
+            key: [per_seed[s]["weak"]["final"][key] / per_seed[s]["full"]["final"][key] for s in seeds]
+            for key in ("PQ", "mIoU")
+        }
+        print(
+            "weak/full per seed: "
+            + ", ".join(f"seed {s}: PQ {p:.2f} mIoU {m:.2f}" for s, p, m in zip(seeds, *ratios.values()))
+        )
+        checks = [
+            ("full PQ_th >= 0.30 (mean)", np.mean([per_seed[s]["full"]["final"]["PQ_th"] for s in seeds]) >= 0.30),
+            ("weak PQ_th >= 0.25 (mean)", np.mean([per_seed[s]["weak"]["final"]["PQ_th"] for s in seeds]) >= 0.25),
+            (
+                "weak/full PQ >= 0.90 (mean), no seed below 0.85",
+                np.mean(ratios["PQ"]) >= 0.90 and min(ratios["PQ"]) >= 0.85,
+            ),
+            ("weak/full mIoU >= 0.93 (mean)", np.mean(ratios["mIoU"]) >= 0.93),
+        ]
+        for name, ok in checks:
+            print(f"target: {name}: {'PASS' if ok else 'FAIL'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--data", default="data/synthetic")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--profile", choices=list(PROFILES), default="default")
     args = parser.parse_args()
-    results = run_modes({mode: MODES[mode] for mode in args.modes}, args.data, args.seed)
+    modes = {mode: with_profile(MODES[mode], args.profile) for mode in args.modes}
+    per_seed = {seed: run_modes(modes, args.data, seed, PROFILES[args.profile]) for seed in args.seeds}
+    for seed, results in per_seed.items():
+        print(f"\n=== seed {seed}, {args.profile} schedule ===")
+        report(results, args.profile)
+    if len(args.seeds) > 1:
+        print_seeds(per_seed)
+
+
+def report(results: dict[str, dict], profile: str) -> None:
+    """One seed's tables and the issue #6 targets."""
     print_rounds(results)
     print_per_class(results)
     if "weak" in results:
         weak = results["weak"]
+        budget = 900 if profile == "default" else 3600
         print(
-            f"\ntarget: default weak run within 15 min: {weak['seconds'] / 60:.1f} min "
-            f"{'PASS' if weak['seconds'] <= 900 else 'FAIL'}"
+            f"\ntarget: {profile} weak run within {budget // 60} min: {weak['seconds'] / 60:.1f} min "
+            f"{'PASS' if weak['seconds'] <= budget else 'FAIL'}"
         )
         first, last = weak["rounds"][0]["pseudo_gt"]["mIoU"], weak["rounds"][-1]["pseudo_gt"]["mIoU"]
         print(

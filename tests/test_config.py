@@ -153,3 +153,29 @@ def test_cpu_precision_uses_bfloat16_only_where_the_cpu_has_it():
     assert cpu_precision("flags : fpu sse avx2 avx512f avx512_bf16") == "bf16-mixed"
     assert cpu_precision("flags : fpu amx_bf16 amx_tile") == "bf16-mixed"
     assert cpu_precision("flags : fpu sse avx2 fma") == "32-true"
+
+
+def test_long_profile_doubles_the_segmenter_rounds_and_combines_with_a_mode():
+    """bench_loop --profile long: `experiment=long`, beside a mode's own experiment."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_loop import MODES, with_profile
+
+    def loop(overrides=()):
+        with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+            cfg = compose(config_name="train", overrides=list(overrides))
+        return OmegaConf.to_container(cfg.loop, resolve=True)
+
+    default = loop()["rounds"]
+    semi_long = with_profile(MODES["semi"], "long")
+    assert semi_long == ["experiment=[semi,long]"] and with_profile(MODES["full"], "long") == [
+        "loop.supervision=full",
+        "experiment=[long]",
+    ]
+    cfg = loop(semi_long)
+    assert cfg["supervision"] == "semi" and cfg["true_gt_fraction"] == 0.3
+    assert cfg["rounds"]["1"]["segmenter"] == ["trainer.max_epochs=70"]
+    assert cfg["rounds"]["2"]["segmenter"] == ["trainer.max_epochs=30"]
+    assert cfg["rounds"]["2"]["gt"] == default["2"]["gt"]  # the rounds' other settings stay
+    assert default["1"]["segmenter"] == ["trainer.max_epochs=35"] and with_profile(["x=1"], "default") == ["x=1"]

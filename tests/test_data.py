@@ -136,6 +136,23 @@ def test_panoptic_datamodule(tiny):
     np.testing.assert_allclose(pred["image"][0].numpy(), normalise(pred["rgb"][0].numpy()))  # the same image
 
 
+def test_class_frequencies_count_the_labels_the_segmenter_trains_on(tiny, tmp_path):
+    dm = PanopticDataModule(str(tiny), SYNTHETIC)
+    ids = read_id_list(tiny / "lists/train_id.txt")
+    counts = np.zeros(19)
+    for image_id in ids:
+        label = read_label_png(SYNTHETIC.gt_path(tiny, "train", image_id, "labelTrainIds"))
+        counts += np.bincount(label[label < 19], minlength=19)[:19]
+    np.testing.assert_allclose(dm.class_frequencies(), counts / counts.sum())
+    for image_id in ids:  # a pseudo-GT of road and void only
+        label = np.full((128, 256), I, np.uint8)
+        label[64:] = 0
+        write_label_png(tmp_path / "sem" / f"{image_id}_leftImg8bit.png", label)
+        write_label_png(tmp_path / "ins" / f"{image_id}_leftImg8bit.png", np.zeros_like(label))
+    pseudo = PanopticDataModule(str(tiny), SYNTHETIC, labels=LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins")))
+    np.testing.assert_array_equal(pseudo.class_frequencies(), np.eye(19)[0])
+
+
 def test_crop_bits_mark_each_crop_once():
     crops = [(slice(0, 2), slice(0, 3)), (slice(1, 3), slice(2, 4))]
     np.testing.assert_array_equal(crop_bits(crops, (3, 5)), [[1, 1, 1, 0, 0], [1, 1, 3, 2, 0], [0, 0, 2, 2, 0]])

@@ -21,7 +21,14 @@ from wsps.models.cam import (
     stitch_cams,
 )
 from wsps.models.crf import crf_labels, dense_crf
-from wsps.models.losses import center_loss, crop_presence, crop_tag_loss, offset_loss, semantic_loss
+from wsps.models.losses import (
+    center_loss,
+    class_balance_weights,
+    crop_presence,
+    crop_tag_loss,
+    offset_loss,
+    semantic_loss,
+)
 from wsps.models.postprocess import find_instance_centers, group_pixels, panoptic_from_outputs
 from wsps.models.segmenter import PanopticSegmenter
 
@@ -44,6 +51,17 @@ def test_semantic_loss_ignores_255_and_weighs_pixels():
     per_pixel = F.cross_entropy(logits, target, ignore_index=I, reduction="none")[target != I]
     weighted = per_pixel * torch.tensor([3.0, 1, 1, 1])
     assert torch.isclose(semantic_loss(logits, target, weight), weighted.mean())
+
+
+def test_class_balance_weights_soften_median_frequency_balancing():
+    share = torch.tensor([0.5, 0.3, 0.15, 0.04995, 0.0, 0.00005])
+    weights = class_balance_weights(share)
+    median = 0.15  # of the five present classes
+    raw = torch.tensor([(median / 0.5) ** 0.5, (median / 0.3) ** 0.5, 1.0, (median / 0.04995) ** 0.5, 1.0, 10.0])
+    torch.testing.assert_close(weights, raw / (raw * share).sum())  # the rarest capped at 10x the median
+    assert (weights * share).sum() == pytest.approx(1)  # the average labelled pixel weighs 1
+    assert weights[0] < weights[1] < weights[2] < weights[3] < weights[5]
+    torch.testing.assert_close(class_balance_weights(torch.zeros(3)), torch.ones(3))
 
 
 def test_semantic_loss_hard_pixel_mining_keeps_the_hardest():
@@ -170,6 +188,13 @@ def test_panoptic_from_outputs():
     assert out_sem[6, 8] == I  # small stuff region to void
     no_centers, no_inst = panoptic_from_outputs(sem, torch.zeros(1, 8, 10), offset, THINGS)
     assert (no_centers[sem == 13] == I).all() and (no_inst == 0).all()  # things without a centre are void
+    split_sem = sem.clone()
+    split_sem[1:4, 4] = 13  # a 3-pixel fragment between the cars, grouped to neither's centre alone
+    center[0, 2, 4] = 1.0
+    offset[:, 1:4, 4] = 0
+    kept_sem, kept_inst = panoptic_from_outputs(split_sem, center, offset, THINGS, 0.5, 1, stuff_area=4, thing_area=4)
+    assert (kept_inst[1:4, 4] == 0).all() and (kept_sem[1:4, 4] == I).all()  # below thing_area: void
+    assert (kept_inst[1:4, 1:4] == kept_inst[2, 2]).all() and (kept_sem[1:4, 6:9] == 13).all()  # 9 pixels: kept
 
 
 # ---------------------------------------------------------------- CAMs

@@ -121,6 +121,15 @@ def test_segmenter_trains_on_train_extra_with_its_coarse_or_pseudo_labels(tmp_pa
         train(cfg)
 
 
+def test_class_balance_weighs_the_semantic_loss_by_the_training_labels(tmp_path, data):
+    plain = train(
+        _cfg(tmp_path / "plain", data, "stage=segmenter", "debug=fast", "predict=false", "model.class_balance=false")
+    )
+    balanced = train(_cfg(tmp_path / "balanced", data, "stage=segmenter", "debug=fast", "predict=false"))
+    assert plain["train/loss_center"] == pytest.approx(balanced["train/loss_center"])  # the same batch and weights
+    assert balanced["train/loss_semantic"] != pytest.approx(plain["train/loss_semantic"], rel=1e-3)
+
+
 def test_semi_supervision_mixes_true_labels(tmp_path, data):
     from wsps.train import label_source
 

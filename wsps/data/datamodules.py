@@ -317,6 +317,15 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
             semantic_only=semantic_only,
         )
 
+    def class_frequencies(self) -> np.ndarray:
+        """Each class's share of the labelled pixels of the training split, from the labels the
+        segmenter trains on (`labels`): (C,) float64, summing to 1 (zeros without labels)."""
+        counts = np.zeros(self.meta.num_classes, np.float64)
+        for image_id in self.split_ids(self.train_split, self.limit):
+            sem, _ = self.meta.read_targets(self.data_root, self.train_split, image_id, self.labels)
+            counts += np.bincount(sem[sem < len(counts)].ravel(), minlength=len(counts))
+        return counts / max(counts.sum(), 1)
+
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset(self.train_split, "train", self.labels)
         if self.extra_split:

@@ -27,6 +27,22 @@ def semantic_loss(
     return losses.mean()
 
 
+def class_balance_weights(frequencies, max_weight: float = 10.0) -> torch.Tensor:
+    """Per-class weights of the semantic loss from the classes' pixel shares in the training
+    labels: sqrt(median share / share), median frequency balancing (SegNet, ENet) softened by
+    the square root, at most `max_weight` times the median class's (the lower median); classes the
+    labels never show weigh as the median class. Scaled so that the average training pixel weighs
+    1, which keeps the loss's scale. Rare thing classes (rider, motorcycle, bicycle) otherwise weigh next to nothing."""
+    share = torch.as_tensor(frequencies, dtype=torch.float32)
+    present = share > 0
+    if not present.any():
+        return torch.ones_like(share)
+    share = share / share.sum()
+    weights = torch.ones_like(share)
+    weights[present] = (share[present].median() / share[present]).sqrt().clamp(max=max_weight)
+    return weights / (weights * share).sum()
+
+
 def _weighted(losses: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     losses = losses * weight
     total = weight.sum()

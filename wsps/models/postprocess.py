@@ -1,6 +1,8 @@
 """Panoptic-DeepLab post-processing (pure torch), as detectron2's: centres by threshold and
 max-pool NMS, every thing pixel grouped to the nearest centre its offset points to, instance
-class by majority vote, small stuff regions to void. Instances never overlap: each pixel joins
+class by majority vote, small stuff regions to void, and (ours) instances smaller than
+`thing_area` to void: at a coarse output stride a noisy centre heatmap splits an object into
+fragments, and a fragment scores as a false positive. Instances never overlap: each pixel joins
 exactly one centre."""
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def panoptic_from_outputs(
     top_k: int | None = 200,
     stuff_area: int = 64,
     void_label: int = 255,
+    thing_area: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A panoptic map as (`sem`, `inst`): class per pixel (`void_label` for void) and instance
     id (1..K for things, 0 for stuff and void), from the argmax semantics (H, W), the centre
@@ -64,6 +67,8 @@ def panoptic_from_outputs(
         groups = group_pixels(centers, offset, is_thing)
         for k in torch.unique(groups[groups > 0]).tolist():
             mask = groups == k
+            if int(mask.sum()) < thing_area:
+                continue
             out_sem[mask] = torch.mode(sem[mask]).values  # majority vote among its thing labels
             out_inst[mask] = k
     for class_id in torch.unique(sem[~is_thing]).tolist():

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from wsps.eval.evaluator import PANOPTIC_KEYS, PanopticEvaluator
 from wsps.models.crf import dense_crf
-from wsps.models.losses import center_loss, crop_tag_loss, offset_loss, semantic_loss
+from wsps.models.losses import center_loss, class_balance_weights, crop_tag_loss, offset_loss, semantic_loss
 from wsps.models.optim import configure
 from wsps.models.postprocess import panoptic_from_outputs
 from wsps.models.weights import load_encoder_weights
@@ -35,7 +35,9 @@ class PanopticSegmenter(pl.LightningModule):
     the next round a better pseudo-GT. Validation metrics and the panoptic maps stay the network's.
     With `tag_weight` > 0 the training loss adds `crop_tag_loss` on the fixed crops' image tags
     (the batch must carry them: the datamodule's `tag_crop_size`), `tag_top_fraction` of each
-    crop's pixels making its presence score."""
+    crop's pixels making its presence score. With `class_balance` the semantic loss weighs each
+    class by `class_balance_weights` of its share in the training labels (the datamodule's
+    `class_frequencies`: the pseudo-GT in a weak round, never the true labels)."""
 
     def __init__(
         self,
@@ -54,10 +56,12 @@ class PanopticSegmenter(pl.LightningModule):
         nms_kernel: int = 7,
         top_k: int = 200,
         stuff_area: int = 64,
+        thing_area: int = 0,
         eval_dir: str | None = None,
         crf: dict | None = None,
         tag_weight: float = 0.0,
         tag_top_fraction: float = 0.05,
+        class_balance: bool = False,
         optimizer=None,
         scheduler=None,
     ):
@@ -68,6 +72,7 @@ class PanopticSegmenter(pl.LightningModule):
         load_encoder_weights(self.net.encoder, encoder_weights, encoder_name)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.evaluator: PanopticEvaluator | None = None
+        self.register_buffer("class_weights", None, persistent=False)
 
     def setup(self, stage: str) -> None:
         """The validation evaluator, from the datamodule's dataset description (before the model
@@ -79,6 +84,9 @@ class PanopticSegmenter(pl.LightningModule):
                     f"the model's classes {list(self.hparams.class_names)} are not the data's {list(meta.class_names)}"
                 )
             self.evaluator = PanopticEvaluator(meta)
+        if stage == "fit" and self.hparams.class_balance:
+            frequencies = self.trainer.datamodule.class_frequencies()
+            self.class_weights = class_balance_weights(frequencies).to(self.device)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Heads of a batch (N, 3, H, W), padded on the fly to a multiple of 32 and cropped back."""
@@ -94,8 +102,11 @@ class PanopticSegmenter(pl.LightningModule):
 
     def losses(self, out: dict, batch: dict) -> dict[str, torch.Tensor]:
         h = self.hparams
+        weight = batch["sem_weight"]
+        if self.class_weights is not None:
+            weight = weight * self.class_weights[batch["sem"].clamp(max=self.num_classes - 1)]
         parts = {
-            "semantic": semantic_loss(out["sem"], batch["sem"], batch["sem_weight"], h.ignore_label, h.top_k_percent),
+            "semantic": semantic_loss(out["sem"], batch["sem"], weight, h.ignore_label, h.top_k_percent),
             "center": center_loss(out["center"], batch["center"], batch["center_weight"]),
             "offset": offset_loss(out["offset"], batch["offset"], batch["offset_weight"]),
         }
@@ -142,6 +153,7 @@ class PanopticSegmenter(pl.LightningModule):
             h.top_k,
             h.stuff_area,
             h.ignore_label,
+            h.thing_area,
         )
 
     # ------------------------------------------------------------------ validation
