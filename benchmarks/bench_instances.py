@@ -85,13 +85,7 @@ def model_oracles(ckpt: Path, meta, data: Path, split: str, limit: int | None, p
         true_sem, true_inst = item["sem"].numpy(), item["inst"].numpy()
         maps = {
             "a": model.panoptic(out, 0),
-            "b": true_semantics(
-                np.where(true_sem == h.ignore_label, h.ignore_label, true_sem),
-                center,
-                offset,
-                meta.thing_classes,
-                **post,
-            ),
+            "b": true_semantics(true_sem, center, offset, meta.thing_classes, **post),
             "c": true_grouping(sem.numpy(), true_inst, meta.thing_classes, h.ignore_label),
             "d": true_centres(sem, offset, true_inst, meta.thing_classes, h.ignore_label),
         }
