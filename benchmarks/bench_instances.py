@@ -33,6 +33,7 @@ from wsps.data.datamodules import PanopticDataset  # noqa: E402
 from wsps.data.metadata import dataset_meta  # noqa: E402
 from wsps.eval.evaluator import PanopticEvaluator  # noqa: E402
 from wsps.eval.instances import breakdown, match_things, true_centres, true_grouping, true_semantics  # noqa: E402
+from wsps.io import read_id_list  # noqa: E402
 from wsps.models.segmenter import PanopticSegmenter  # noqa: E402
 
 ORACLES = {
@@ -73,7 +74,7 @@ def model_oracles(ckpt: Path, meta, data: Path, split: str, limit: int | None, p
         "void_label": h.ignore_label,
         "thing_area": h.thing_area,
     }
-    ids = (data / meta.list_template.replace("%s", split)).read_text().split()[:limit]
+    ids = read_id_list(meta.list_path(data, split))[:limit]
     dataset = PanopticDataset(data, split, ids, meta, mode="val")
     work = Path(tempfile.mkdtemp(prefix="bench_instances_"))
     evaluators = {k: PanopticEvaluator(meta, data, split, work / k) for k in ORACLES}
@@ -100,7 +101,7 @@ def pseudo_gt_records(run: Path, round_k: int, meta, data: Path, split: str, lim
     folder = run / f"round_{round_k}" / "pseudo_gt"
     if not (folder / "ins").is_dir():
         return None
-    ids = (data / meta.list_template.replace("%s", split)).read_text().split()[:limit]
+    ids = read_id_list(meta.list_path(data, split))[:limit]
     source = LabelSource(str(folder / "sem"), str(folder / "ins"))
     records = []
     for image_id in tqdm(ids, desc="pseudo-GT", leave=False):

@@ -20,7 +20,7 @@ import torch
 from scipy import ndimage
 
 from wsps.data.targets import instance_centres
-from wsps.models.postprocess import group_pixels, panoptic_from_outputs
+from wsps.models.postprocess import panoptic_from_centers, panoptic_from_outputs
 
 SIZE_BINS = (0, 64, 256, 1024, np.inf)
 
@@ -61,19 +61,11 @@ def true_centres(
     ignore_label: int = 255,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Oracle (d): the predicted classes (H, W) and offsets (2, H, W), thing pixels grouped to the
-    nearest true instance centre (centre of mass) their offset points to."""
-    centres = instance_centres(np.asarray(true_inst))
-    is_thing = torch.isin(sem, torch.tensor(list(thing_classes)))
-    out_sem = torch.where(is_thing, torch.full_like(sem, ignore_label), sem)
-    out_inst = torch.zeros_like(sem)
-    if centres and is_thing.any():
-        points = torch.tensor(list(centres.values()), dtype=torch.float32)
-        groups = group_pixels(points, offset.float(), is_thing)
-        for k in torch.unique(groups[groups > 0]).tolist():
-            mask = groups == k
-            out_sem[mask] = torch.mode(sem[mask]).values
-            out_inst[mask] = k
-    return out_sem, out_inst
+    nearest true instance centre (centre of mass) their offset points to; every stuff region kept."""
+    centres = torch.tensor(list(instance_centres(np.asarray(true_inst)).values()), dtype=torch.float32)
+    return panoptic_from_centers(
+        sem, centres.reshape(-1, 2), offset.float(), thing_classes, stuff_area=0, void_label=ignore_label
+    )
 
 
 def _segments(sem: np.ndarray, inst: np.ndarray, thing_classes: Sequence[int]) -> dict[tuple[int, int], np.ndarray]:

@@ -30,9 +30,10 @@ def semantic_loss(
 def class_balance_weights(frequencies, max_weight: float = 10.0) -> torch.Tensor:
     """Per-class weights of the semantic loss from the classes' pixel shares in the training
     labels: sqrt(median share / share), median frequency balancing (SegNet, ENet) softened by
-    the square root, at most `max_weight` times the median class's (the lower median); classes the
-    labels never show weigh as the median class. Scaled so that the average training pixel weighs
-    1, which keeps the loss's scale. Rare thing classes (rider, motorcycle, bicycle) otherwise weigh next to nothing."""
+    the square root, at most `max_weight` times the median class's (the lower median); classes
+    the labels never show weigh as the median class. Scaled so that the average training pixel
+    weighs 1, which keeps the loss's scale. Without it rare thing classes (rider, motorcycle,
+    bicycle) weigh next to nothing."""
     share = torch.as_tensor(frequencies, dtype=torch.float32)
     present = share > 0
     if not present.any():

@@ -58,11 +58,24 @@ def panoptic_from_outputs(
     """A panoptic map as (`sem`, `inst`): class per pixel (`void_label` for void) and instance
     id (1..K for things, 0 for stuff and void), from the argmax semantics (H, W), the centre
     heatmap (1, H, W) and the offsets (2, H, W)."""
+    centers = find_instance_centers(center, center_threshold, nms_kernel, top_k)
+    return panoptic_from_centers(sem, centers, offset, thing_classes, stuff_area, void_label, thing_area)
+
+
+def panoptic_from_centers(
+    sem: torch.Tensor,
+    centers: torch.Tensor,
+    offset: torch.Tensor,
+    thing_classes: Sequence[int],
+    stuff_area: int = 64,
+    void_label: int = 255,
+    thing_area: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The panoptic map of `panoptic_from_outputs` around given (K, 2) row, col centres."""
     things = torch.tensor(list(thing_classes), device=sem.device)
     is_thing = torch.isin(sem, things)
     out_sem = torch.full_like(sem, void_label)
     out_inst = torch.zeros_like(sem)
-    centers = find_instance_centers(center, center_threshold, nms_kernel, top_k)
     if len(centers) and is_thing.any():
         groups = group_pixels(centers, offset, is_thing)
         for k in torch.unique(groups[groups > 0]).tolist():
