@@ -179,3 +179,32 @@ def test_long_profile_doubles_the_segmenter_rounds_and_combines_with_a_mode():
     assert cfg["rounds"]["2"]["segmenter"] == ["trainer.max_epochs=30"]
     assert cfg["rounds"]["2"]["gt"] == default["2"]["gt"]  # the rounds' other settings stay
     assert default["1"]["segmenter"] == ["trainer.max_epochs=35"] and with_profile(["x=1"], "default") == ["x=1"]
+
+
+def test_camvid_gpu_schedule_reaches_every_step(tmp_path):
+    """experiment=camvid_gpu: the loop's steps as the driver composes them run on the GPU, the
+    segmenter on whole 360x480 images with the longer rounds, the CPU tools in worker processes."""
+    from wsps.loop.steps import Steps
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["experiment=camvid_gpu", "loop.supervision=full"])
+        steps = Steps(cfg, tmp_path, "camvid", record=None)
+
+        def step(config_name, step, k=None, *first):
+            return compose(
+                config_name=config_name,
+                overrides=["dataset=camvid", *first, *steps.overrides(step, k)],
+            )
+
+        assert cfg.loop.max_rounds == 4 and cfg.dataset_name == "camvid"
+        epochs = {k: step("train", "segmenter", k, "stage=segmenter").trainer.max_epochs for k in (1, 2, 4)}
+        assert epochs == {1: 120, 2: 40, 4: 40}
+        seg = step("train", "segmenter", 1, "stage=segmenter")
+        assert seg.trainer.accelerator == "gpu" and list(seg.data.crop_size) == [360, 480]
+        assert seg.data.num_workers == 8 and seg.model.class_names[-1] == "bicyclist"
+        clf = step("train", "classifier", None, "stage=classifier")
+        assert clf.trainer.accelerator == "gpu" and clf.trainer.max_epochs == 10 and clf.model.input_scale == 1
+        assert all(
+            step(name, name.replace("generate_gt", "gt")).num_workers == 8
+            for name in ("prepare", "cues", "generate_gt")
+        )

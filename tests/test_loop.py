@@ -261,6 +261,8 @@ def _check_mode(run_dir: Path, mode: str) -> None:
     assert ("tag_weight: 0\n" in config and "tag_crop_size: null" in config) == (
         mode == "full"
     )  # the truth says what tags do
+    assert ("\npredict: false\n" in config) == (mode == "full")  # no pseudo-GT is made from its predictions
+    assert (run_dir / "round_1/pred/pred_sem_raw").is_dir() == (mode != "full")
     if mode == "semi":
         assert "true_gt_fraction: 0.3" in config
 

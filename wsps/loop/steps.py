@@ -297,8 +297,13 @@ class Steps:
 
     def segmenter_defaults(self) -> tuple[str, ...]:
         """Overrides that come before the loop's own for the segmenter: full supervision has no use
-        for the crop-tag loss (the true labels say all the tags do)."""
-        return ("model.tag_weight=0", "data.tag_crop_size=null") if self.loop.supervision == "full" else ()
+        for the crop-tag loss (the true labels say all the tags do), nor for predictions of the
+        training images (no next round's pseudo-GT is made from them)."""
+        return (
+            ("model.tag_weight=0", "data.tag_crop_size=null", "predict=false")
+            if self.loop.supervision == "full"
+            else ()
+        )
 
     def segmenter(self, k: int) -> dict:
         folder = self.run_dir / f"round_{k}"
