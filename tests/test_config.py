@@ -191,15 +191,13 @@ def test_camvid_gpu_schedule_reaches_every_step(tmp_path):
         steps = Steps(cfg, tmp_path, "camvid", record=None)
 
         def step(config_name, step, k=None, *first):
-            return compose(
-                config_name=config_name,
-                overrides=["dataset=camvid", *first, *steps.overrides(step, k)],
-            )
+            run = [f"paths.output_dir={tmp_path}", "logger=csv"] if config_name == "train" else []  # as plan()
+            return steps.compose(config_name, [*run, *first, *steps.overrides(step, k)], tmp_path / f"{step}_{k}")
 
         assert cfg.loop.max_rounds == 4 and cfg.dataset_name == "camvid"
-        epochs = {k: step("train", "segmenter", k, "stage=segmenter").trainer.max_epochs for k in (1, 2, 4)}
-        assert epochs == {1: 120, 2: 40, 4: 40}
-        seg = step("train", "segmenter", 1, "stage=segmenter")
+        segmenter = {k: step("train", "segmenter", k, "stage=segmenter") for k in (1, 2, 4)}
+        assert {k: c.trainer.max_epochs for k, c in segmenter.items()} == {1: 120, 2: 40, 4: 40}
+        seg = segmenter[1]
         assert seg.trainer.accelerator == "gpu" and list(seg.data.crop_size) == [360, 480]
         assert seg.data.num_workers == 8 and seg.model.class_names[-1] == "bicyclist"
         clf = step("train", "classifier", None, "stage=classifier")
