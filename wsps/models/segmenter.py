@@ -37,7 +37,8 @@ class PanopticSegmenter(pl.LightningModule):
     (the batch must carry them: the datamodule's `tag_crop_size`), `tag_top_fraction` of each
     crop's pixels making its presence score. With `class_balance` the semantic loss weighs each
     class by `class_balance_weights` of its share in the training labels (the datamodule's
-    `class_frequencies`: the pseudo-GT in a weak round, never the true labels)."""
+    `class_frequencies`: the pseudo-GT in a weak round, never the true labels). `input_scale` > 1
+    shows the network its images enlarged, for small things, at input_scale**2 times the cost."""
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class PanopticSegmenter(pl.LightningModule):
         tag_weight: float = 0.0,
         tag_top_fraction: float = 0.05,
         class_balance: bool = False,
+        input_scale: float = 1.0,
         optimizer=None,
         scheduler=None,
     ):
@@ -89,10 +91,17 @@ class PanopticSegmenter(pl.LightningModule):
             self.class_weights = class_balance_weights(frequencies).to(self.device)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Heads of a batch (N, 3, H, W), padded on the fly to a multiple of 32 and cropped back."""
+        """Heads of a batch (N, 3, H, W) at the batch's resolution. The network sees the batch
+        enlarged `input_scale` times, padded on the fly to a multiple of 32; its outputs are cropped
+        and shrunk back, so that losses, metrics and offsets stay in the image's pixels."""
         height, width = image.shape[-2:]
-        pad_h, pad_w = -height % 32, -width % 32
-        out = self.net(F.pad(image, (0, pad_w, 0, pad_h)))[..., :height, :width]
+        scale = self.hparams.input_scale
+        if scale != 1:
+            image = F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False)
+        rows, cols = image.shape[-2:]
+        out = self.net(F.pad(image, (0, -cols % 32, 0, -rows % 32)))[..., :rows, :cols]
+        if scale != 1:
+            out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False)
         c = self.num_classes
         return {
             "sem": out[:, :c],
