@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 
-from wsps.data.synthetic import generate  # noqa: E402
+from wsps.data.synthetic import generate_from_config  # noqa: E402
 from wsps.io import read_label_png  # noqa: E402
 from wsps.labels import STUFF_CLASSES, label_ids_to_train_ids  # noqa: E402
 from wsps.models.cam import cam_label_counts, precision_coverage  # noqa: E402
@@ -41,10 +41,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO / "data" / "synthetic")
     parser.add_argument("--selection", default="tags_and_boxes", choices=["tags_and_boxes", "val_labels"])
     args = parser.parse_args()
-    if not (args.data / "lists" / "train_id.txt").exists():
-        generate(args.data, 160, 40, 128, 256, seed=0)
     with tempfile.TemporaryDirectory(prefix="wsps_cam_") as tmp:
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+            if not (args.data / "lists" / "train_id.txt").exists():
+                generate_from_config(args.data, compose(config_name="synthetic"))
             cfg = compose(
                 config_name="train",
                 return_hydra_config=True,

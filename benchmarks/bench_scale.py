@@ -81,11 +81,14 @@ def real_root(out: Path) -> Path | None:
 
 def synthetic_root(out: Path, count: int) -> Path:
     """`count` synthetic images at 1024x2048, val the same images."""
+    from omegaconf import OmegaConf
+
     from wsps.data.synthetic import generate
 
     root = out / "synthetic"
     if not (root / "lists" / "train_id.txt").exists():
-        generate(root, count, 0, 1024, 2048, seed=0)
+        scale = float(OmegaConf.load(REPO / "conf" / "synthetic.yaml").object_scale)
+        generate(root, count, 0, 1024, 2048, seed=0, object_scale=scale)
         shutil.copytree(root / "leftImg8bit" / "train", root / "leftImg8bit" / "val", dirs_exist_ok=True)
         shutil.copytree(root / "gtFine" / "train", root / "gtFine" / "val", dirs_exist_ok=True)
         shutil.copy(root / "lists" / "train_id.txt", root / "lists" / "val_id.txt")

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
 from PIL import Image
 
 from tests.conftest import REPO, SMALL, run_script
 from wsps.data.cityscapes import gt_path
-from wsps.data.synthetic import generate
+from wsps.data.synthetic import DRAWN_WITH, generate
 from wsps.io import read_label_png, write_label_png, write_png
 from wsps.loop import Loop, StepFailed
 from wsps.loop.record import convert
@@ -47,6 +48,8 @@ def weak_run(data, tmp_path_factory) -> Path:
 def test_weak_loop_writes_every_step_and_the_results(weak_run, data):
     results = json.loads((weak_run / "results.json").read_text())
     assert results["supervision"] == "weak" and 1 <= len(results["rounds"]) <= 2
+    # the loop uses the data on disk, and says that it was drawn otherwise than the config says
+    assert "was drawn with seed=5 (config: 0)" in (weak_run / "cli.log").read_text()
     for k, row in enumerate(results["rounds"], start=1):
         assert row["round"] == k and row["train_loss"] > 0
         assert set(row["model"]) == {"PQ", "PQ_th", "PQ_st", "mIoU"} and all(0 <= v <= 1 for v in row["model"].values())
@@ -341,10 +344,11 @@ def test_the_embedded_data_is_generated_when_absent(tmp_path):
         tmp_path / "run",
         "loop.supervision=full",
         "loop.max_rounds=1",
-        'loop.steps.synthetic=["num_train=4","num_val=2"]',
+        'loop.steps.synthetic=["num_train=4","num_val=2","object_scale=1.5"]',
     )
     assert code == 0, out[-3000:]
     assert len((data / "lists/train_id.txt").read_text().split()) == 4
+    assert OmegaConf.load(data / DRAWN_WITH).object_scale == 1.5
     steps = json.loads((tmp_path / "run/state.json").read_text())["steps"]
     assert steps["data"]["generated"] == 6 and "round_1/segmenter" in steps
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cityscapesscripts.helpers.labels import id2label
+from omegaconf import OmegaConf
 
 from tests.conftest import REPO, run_script
 from wsps.data.cityscapes import gt_path, image_path, read_image
-from wsps.data.synthetic import coarse_annotation, generate, render
+from wsps.data.synthetic import coarse_annotation, drawing_differences, generate, render
 from wsps.gt.boxes import read_boxes_mat
 from wsps.gt.image_tags import crop_grid
 from wsps.io import read_id_list, read_label_png, read_uint16_png
@@ -82,6 +83,28 @@ def test_deterministic_by_seed():
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[0], c[0])
+
+
+def test_object_scale_enlarges_the_things_and_keeps_the_background():
+    for seed in (0, 3):
+        small, large = render(128, 256, seed), render(128, 256, seed, object_scale=1.5)
+        labels = [label_ids_to_train_ids(x[1]) for x in (small, large)]
+        things = [(lab >= 11) & (lab != 255) for lab in labels]
+        assert 1.6 < things[1].sum() / things[0].sum() < 2.5  # areas grow about 1.5^2, less what the edges clip
+        elsewhere = ~things[0] & ~things[1]
+        np.testing.assert_array_equal(labels[0][elsewhere], labels[1][elsewhere])
+        ids = [set(np.unique(x[2][x[2] >= 1000]).tolist()) for x in (small, large)]
+        assert len(ids[0]) == len(ids[1]) >= 4  # the same objects, larger
+
+
+def test_generated_data_records_how_it_was_drawn(tmp_path):
+    generate(tmp_path / "a", 1, 1, 64, 128, seed=5, object_scale=1.5)
+    drawn = {"height": 64, "width": 128, "object_scale": 1.5, "seed": 5}
+    assert drawing_differences(tmp_path / "a", OmegaConf.create(drawn)) == []
+    assert drawing_differences(tmp_path / "a", OmegaConf.create({**drawn, "object_scale": 1.0})) == [
+        "object_scale=1.5 (config: 1.0)"
+    ]
+    assert drawing_differences(tmp_path / "b", OmegaConf.create(drawn)) is None
 
 
 def test_generate_is_reproducible(tmp_path):

@@ -4,6 +4,7 @@ round the pseudo-GT and the segmenter. Each returns its metrics."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from wsps.cues.__main__ import options_from_config as cue_options
 from wsps.cues.job import run as run_cues
 from wsps.data.metadata import meta_for
-from wsps.data.synthetic import generate_from_config
+from wsps.data.synthetic import DRAWN_WITH, drawing_differences, generate_from_config
 from wsps.eval.folders import score_label_folder
 from wsps.gt.job import run as run_gt
 from wsps.gt.options import GTOptions
@@ -29,6 +30,7 @@ from wsps.train import resolved, train
 #: Where a round's pseudo-GT of a split goes, under the round's folder; a step's name suffix for the split.
 PSEUDO_GT = {"train": "pseudo_gt", "train_extra": "pseudo_gt_extra"}
 SUFFIX = {"train": "", "train_extra": "_extra"}
+log = logging.getLogger(__name__)
 
 
 class Steps:
@@ -116,13 +118,35 @@ class Steps:
         splits = [] if self.train_list.exists() else ["train", "val"]
         if self.loop.train_extra and self.dataset == "synthetic" and not self.extra_list.exists():
             splits.append("train_extra")
-        if not splits:
+        if self.dataset != "synthetic" and not splits:
             return {"generated": 0}
         cfg = self.compose(
             "synthetic", self.overrides("synthetic"), self.run_dir / "data"
         )  # its own seed: shared by every run
+        if splits != ["train", "val"]:
+            self.check_drawing(cfg)
+        if not splits:
+            return {"generated": 0}
         written = generate_from_config(self.data_root, cfg, tuple(splits))
         return {"generated": sum(len(v) for v in written.values())}
+
+    def check_drawing(self, cfg: DictConfig) -> None:
+        """Warn where the embedded data on disk was drawn otherwise than the generator's config now
+        says (an older default, another object scale): the run uses what is on disk."""
+        differ = drawing_differences(self.data_root, cfg)
+        if differ is None:
+            log.warning(
+                "%s holds no %s: drawn by an older wsps, perhaps at another object_scale; "
+                "delete the folder to draw it with the current settings",
+                self.data_root,
+                DRAWN_WITH,
+            )
+        elif differ:
+            log.warning(
+                "%s was drawn with %s; the run uses it as it is (delete it to draw it again)",
+                self.data_root,
+                ", ".join(differ),
+            )
 
     def prepare(self, split: str = "train") -> dict:
         cfg = self.compose(

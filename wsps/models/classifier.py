@@ -63,6 +63,9 @@ class CropClassifier(pl.LightningModule):
     `cam_threshold` is a number or `auto` (chosen after training as `selection` says, see
     `wsps.selection`)."""
 
+    #: Of weights and inputs: channels-last convolutions are faster (benchmarks/bench_channels_last.py).
+    memory_format = torch.channels_last
+
     def __init__(
         self,
         class_names: Sequence[str],
@@ -86,6 +89,7 @@ class CropClassifier(pl.LightningModule):
         load_encoder_weights(self.encoder, encoder_weights, encoder_name)
         num_classes = len(class_names)
         self.head = nn.Conv2d(self.encoder.out_channels[-1], num_classes, kernel_size=1)
+        self.to(memory_format=self.memory_format)
         self.crops = crop_grid(canvas_size, crop_size)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.val_ap = MultilabelAveragePrecision(num_labels=num_classes, average="none")
@@ -94,7 +98,7 @@ class CropClassifier(pl.LightningModule):
     def features(self, crops: torch.Tensor) -> torch.Tensor:
         if self.hparams.input_scale != 1:
             crops = F.interpolate(crops, scale_factor=self.hparams.input_scale, mode="bilinear", align_corners=False)
-        return self.encoder(crops)[-1]
+        return self.encoder(crops.contiguous(memory_format=self.memory_format))[-1]
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         """Logits (N, C) of a batch of crops (N, 3, h, w)."""

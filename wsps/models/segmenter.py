@@ -40,6 +40,9 @@ class PanopticSegmenter(pl.LightningModule):
     `class_frequencies`: the pseudo-GT in a weak round, never the true labels). `input_scale` > 1
     shows the network its images enlarged, for small things, at input_scale**2 times the cost."""
 
+    #: Of weights and inputs: channels-last convolutions are faster (benchmarks/bench_channels_last.py).
+    memory_format = torch.channels_last
+
     def __init__(
         self,
         class_names: Sequence[str],
@@ -72,6 +75,7 @@ class PanopticSegmenter(pl.LightningModule):
         self.num_classes = len(class_names)
         self.net = smp.create_model(arch, encoder_name=encoder_name, encoder_weights=None, classes=self.num_classes + 3)
         load_encoder_weights(self.net.encoder, encoder_weights, encoder_name)
+        self.net.to(memory_format=self.memory_format)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.evaluator: PanopticEvaluator | None = None
         self.register_buffer("class_weights", None, persistent=False)
@@ -99,7 +103,8 @@ class PanopticSegmenter(pl.LightningModule):
         if scale != 1:
             image = F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False)
         rows, cols = image.shape[-2:]
-        out = self.net(F.pad(image, (0, -cols % 32, 0, -rows % 32)))[..., :rows, :cols]
+        image = F.pad(image, (0, -cols % 32, 0, -rows % 32)).contiguous(memory_format=self.memory_format)
+        out = self.net(image)[..., :rows, :cols]
         if scale != 1:
             out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False)
         c = self.num_classes
