@@ -1,9 +1,10 @@
 """Benchmark the crop classifier and its CAM labels on the embedded validation split.
 
-    python benchmarks/bench_cam.py [--data data/synthetic] [--selection tags_and_boxes|val_labels]
+    python benchmarks/bench_cam.py [--data data/synthetic] [--selection tags_and_boxes|val_labels] [OVERRIDE ...]
 
-Trains the classifier with the defaults of `train.py stage=classifier` (generating the embedded
-data first if absent), chooses the CAM threshold as `--selection` says (by default from the
+Trains the classifier with the defaults of `train.py stage=classifier` and the Hydra overrides
+given (the loop's own: `trainer.max_epochs=... model.input_scale=...`), generating the embedded
+data first if absent, chooses the CAM threshold as `--selection` says (by default from the
 training crops' tags, without pixel labels), and prints the validation mAP and the precision and
 coverage on the validation split of the CAM labels at that threshold, for stuff and things. For
 scale, the authors' CAM map for aachen_000000_000019 (../shared/data/wsps_sample) is scored
@@ -40,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO / "data" / "synthetic")
     parser.add_argument("--selection", default="tags_and_boxes", choices=["tags_and_boxes", "val_labels"])
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides of stage=classifier")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wsps_cam_") as tmp:
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -57,6 +59,7 @@ def main() -> None:
                     "predict=false",
                     f"selection={args.selection}",
                     "hydra.job.num=0",
+                    *args.overrides,
                 ],
             )
         HydraConfig().set_config(cfg)
@@ -64,7 +67,8 @@ def main() -> None:
         metrics = train(cfg)
         seconds = time.perf_counter() - start
     print(
-        f"crop classifier, defaults of stage=classifier ({cfg.trainer.max_epochs} epochs, {cfg.model.encoder_name}), "
+        f"crop classifier, stage=classifier {' '.join(args.overrides)} ({cfg.trainer.max_epochs} epochs, "
+        f"{cfg.model.encoder_name}, {cfg.model.encoder_weights} weights), "
         f"{seconds:.0f} s on {torch.get_num_threads()} threads"
     )
     print(

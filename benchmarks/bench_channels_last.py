@@ -29,16 +29,16 @@ from wsps.models.segmenter import PanopticSegmenter  # noqa: E402
 WARMUP = 3
 
 
-def networks(meta) -> dict:
-    """Per network: a constructor and its training batch."""
+def networks(meta, encoder_name: str = "tu-regnetx_002") -> dict:
+    """Per network on `encoder_name`: a constructor and its training batch."""
     return {
         "segmenter": (
-            lambda: PanopticSegmenter(meta.class_names, meta.thing_classes),
-            torch.randn(8, 3, 128, 256),
+            lambda: PanopticSegmenter(meta.class_names, meta.thing_classes, encoder_name=encoder_name),
+            torch.rand(8, 3, 128, 256),
         ),
         "classifier": (
-            lambda: CropClassifier(meta.class_names, (128, 256), (50, 63), input_scale=2.0),
-            torch.randn(60, 3, 50, 63),
+            lambda: CropClassifier(meta.class_names, (128, 256), (50, 63), encoder_name=encoder_name, input_scale=2.0),
+            torch.rand(60, 3, 50, 63),
         ),
     }
 

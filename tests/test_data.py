@@ -13,7 +13,7 @@ from wsps.data.datamodules import CropTagDataModule, PanopticDataModule, Panopti
 from wsps.data.metadata import dataset_meta
 from wsps.data.synthetic import generate
 from wsps.data.targets import gaussian_kernel, panoptic_targets
-from wsps.data.transforms import normalise, random_scale_crop_flip, working_size
+from wsps.data.transforms import random_scale_crop_flip, to_chw, working_size
 from wsps.gt.image_tags import crop_grid
 from wsps.io import read_id_list, read_label_png, write_label_png
 
@@ -123,6 +123,7 @@ def test_panoptic_datamodule(tiny):
     dm = PanopticDataModule(str(tiny), SYNTHETIC, crop_size=(96, 160), batch_size=3, sigma=4)
     batch = next(iter(dm.train_dataloader()))
     assert batch["image"].shape == (3, 3, 96, 160) and batch["image"].dtype == torch.float32
+    assert batch["image"].min() >= 0 and 0.5 < batch["image"].max() <= 1  # [0, 1]: the network normalises
     assert batch["sem"].shape == (3, 96, 160) and batch["center"].shape == (3, 1, 96, 160)
     assert batch["offset"].shape == (3, 2, 96, 160) and batch["offset_weight"].shape == (3, 1, 96, 160)
     assert batch["center"].max() <= 1 and batch["sem"].max() <= 255
@@ -133,7 +134,7 @@ def test_panoptic_datamodule(tiny):
     pred = next(iter(dm.predict_dataloader()))
     assert set(pred) == {"id", "image", "rgb"}
     assert pred["rgb"].dtype == torch.uint8 and pred["rgb"].shape == (1, 128, 256, 3)
-    np.testing.assert_allclose(pred["image"][0].numpy(), normalise(pred["rgb"][0].numpy()))  # the same image
+    np.testing.assert_allclose(pred["image"][0].numpy(), to_chw(pred["rgb"][0].numpy()))  # the same image, in [0, 1]
 
 
 def test_class_frequencies_count_the_labels_the_segmenter_trains_on(tiny, tmp_path):

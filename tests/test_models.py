@@ -93,8 +93,8 @@ def test_segmenter_input_scale_enlarges_the_image_and_shrinks_the_heads_back():
     image = torch.randn(1, 3, 40, 70)
     out = model(image)
     assert seen["input"].shape == (1, 3, 96, 160)  # 80x140 padded to multiples of 32
-    enlarged = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False)
-    assert torch.equal(seen["input"][..., :80, :140], enlarged)
+    enlarged = F.interpolate(model.normalise(image), scale_factor=2, mode="bilinear", align_corners=False)
+    assert torch.equal(seen["input"][..., :80, :140], enlarged)  # normalised, then enlarged
     expected = F.interpolate(seen["output"][..., :80, :140], size=(40, 70), mode="bilinear", align_corners=False)
     heads = torch.cat([out["sem"], out["center"], out["offset"] / 8.0], dim=1)
     assert heads.shape == (1, 22, 40, 70) and torch.allclose(heads, expected, atol=1e-6)

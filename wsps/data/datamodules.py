@@ -23,7 +23,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from wsps.data.cityscapes import LabelSource, read_image
 from wsps.data.metadata import DatasetMeta
 from wsps.data.targets import panoptic_targets
-from wsps.data.transforms import normalise, random_scale_crop_flip
+from wsps.data.transforms import random_scale_crop_flip, to_chw
 from wsps.gt.image_tags import crop_grid
 from wsps.io import InputError, read_id_list, read_label_png
 
@@ -85,7 +85,7 @@ class CropTagDataset(Dataset):
             raise ValueError(
                 f"{image_id}: image {image.shape[:2]} / labels {label.shape} differ from canvas_size {self.canvas_size}"
             )
-        crops = np.stack([normalise(image[crop]) for crop in self.crops])
+        crops = np.stack([to_chw(image[crop]) for crop in self.crops])
         if self.flip:  # a horizontal flip leaves a crop's tags unchanged
             flipped = _rng().random(len(crops)) < 0.5
             crops[flipped] = crops[flipped][..., ::-1]
@@ -145,14 +145,14 @@ class PanopticDataset(Dataset):
         image = read_image(self.meta.image_path(self.root, self.split, image_id))
         item = {"id": image_id}
         if self.mode == "predict":  # the RGB image too, for a CRF on the prediction
-            return {**item, "image": torch.from_numpy(normalise(image)), "rgb": torch.from_numpy(image)}
+            return {**item, "image": torch.from_numpy(to_chw(image)), "rgb": torch.from_numpy(image)}
         sem, inst = self.meta.read_targets(self.root, self.split, image_id, self.labels)
         if sem.shape != image.shape[:2]:
             raise ValueError(f"{image_id}: labels are {sem.shape} but the image is {image.shape[:2]}")
         if self.mode == "val":
             return {
                 **item,
-                "image": torch.from_numpy(normalise(image)),
+                "image": torch.from_numpy(to_chw(image)),
                 "sem": torch.from_numpy(sem.astype(np.int64)),
                 "inst": torch.from_numpy(inst),
             }
@@ -200,7 +200,7 @@ class PanopticDataset(Dataset):
             targets["offset_weight"][:] = 0
         return {
             **item,
-            "image": torch.from_numpy(normalise(image)),
+            "image": torch.from_numpy(to_chw(image)),
             **{k: torch.from_numpy(v) for k, v in targets.items()},
         }
 

@@ -7,13 +7,11 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
-
-def normalise(image: np.ndarray) -> np.ndarray:
-    """HxWx3 uint8 RGB -> 3xHxW float32 with the usual per-channel statistics."""
-    return ((image.astype(np.float32) / 255 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+def to_chw(image: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 RGB -> 3xHxW float32 in [0, 1]; each network normalises it for its encoder
+    (`wsps.models.weights.input_normalisation`)."""
+    return (image.astype(np.float32) / 255).transpose(2, 0, 1)
 
 
 def working_size(height: int, width: int, max_side: int | None) -> tuple[int, int] | None:

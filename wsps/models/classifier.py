@@ -20,7 +20,7 @@ from wsps.gt.image_tags import crop_grid
 from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, stitch_cams, superpixel_pool
 from wsps.models.crf import crf_labels
 from wsps.models.optim import configure
-from wsps.models.weights import load_encoder_weights
+from wsps.models.weights import InputNormalisation, load_encoder_weights
 
 
 def superpixels(
@@ -73,6 +73,7 @@ class CropClassifier(pl.LightningModule):
         crop_size: Sequence[int],
         encoder_name: str = "tu-regnetx_002",
         encoder_weights: str | None = None,
+        encoder_lr_factor: float = 1.0,
         output_stride: int = 8,
         input_scale: float = 2.0,
         cam_threshold: float | str = "auto",
@@ -87,6 +88,7 @@ class CropClassifier(pl.LightningModule):
             encoder_name, in_channels=3, depth=5, weights=None, output_stride=output_stride
         )
         load_encoder_weights(self.encoder, encoder_weights, encoder_name)
+        self.normalise = InputNormalisation(encoder_name)
         num_classes = len(class_names)
         self.head = nn.Conv2d(self.encoder.out_channels[-1], num_classes, kernel_size=1)
         self.to(memory_format=self.memory_format)
@@ -96,12 +98,14 @@ class CropClassifier(pl.LightningModule):
         self.val_positives = PositiveCounts(num_classes)
 
     def features(self, crops: torch.Tensor) -> torch.Tensor:
+        """The encoder's last features of a batch of crops (N, 3, h, w) in [0, 1]."""
+        crops = self.normalise(crops)
         if self.hparams.input_scale != 1:
             crops = F.interpolate(crops, scale_factor=self.hparams.input_scale, mode="bilinear", align_corners=False)
         return self.encoder(crops.contiguous(memory_format=self.memory_format))[-1]
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        """Logits (N, C) of a batch of crops (N, 3, h, w)."""
+        """Logits (N, C) of a batch of crops (N, 3, h, w) in [0, 1]."""
         return self.head(self.features(crops)).mean(dim=(2, 3))
 
     def _flatten(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,4 +179,6 @@ class CropClassifier(pl.LightningModule):
         return {"id": list(batch["id"]), "cam_label": [label.cpu().numpy() for label in labels]}
 
     def configure_optimizers(self):
-        return configure(self, self.optimizer_factory, self.scheduler_factory)
+        return configure(
+            self, self.optimizer_factory, self.scheduler_factory, self.encoder, self.hparams.encoder_lr_factor
+        )

