@@ -175,10 +175,44 @@ def test_long_profile_doubles_the_segmenter_rounds_and_combines_with_a_mode():
     ]
     cfg = loop(semi_long)
     assert cfg["supervision"] == "semi" and cfg["true_gt_fraction"] == 0.3
-    assert cfg["rounds"]["1"]["segmenter"] == ["trainer.max_epochs=70"]
-    assert cfg["rounds"]["2"]["segmenter"] == ["trainer.max_epochs=30"]
+    assert cfg["rounds"]["1"]["segmenter"] == ["trainer.max_epochs=40"]
+    assert cfg["rounds"]["2"]["segmenter"] == ["trainer.max_epochs=10"]
     assert cfg["rounds"]["2"]["gt"] == default["2"]["gt"]  # the rounds' other settings stay
-    assert default["1"]["segmenter"] == ["trainer.max_epochs=35"] and with_profile(["x=1"], "default") == ["x=1"]
+    assert default["1"]["segmenter"] == ["trainer.max_epochs=20"] and with_profile(["x=1"], "default") == ["x=1"]
+
+
+def test_networks_start_from_imagenet_and_the_scratch_profile_restores_random_weights(tmp_path):
+    """The default: both networks on the installed EfficientNet-Lite0 ImageNet weights;
+    `experiment=scratch` (bench_loop --profile scratch): regnetx_002 from random weights, with its schedule."""
+    from wsps.loop.steps import Steps
+
+    for experiment, encoder, weights, epochs in (
+        ([], "tu-tf_efficientnet_lite0", "imagenet", {1: 20, 2: 5, 4: 5, "classifier": 2}),
+        (["experiment=scratch"], "tu-regnetx_002", None, {1: 35, 2: 15, 4: 15, "classifier": 8}),
+    ):
+        with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+            cfg = compose(config_name="train", overrides=experiment)
+            steps = Steps(cfg, tmp_path, "synthetic", record=None)
+            run = [f"paths.output_dir={tmp_path}", "logger=csv"]
+            seg = {
+                k: steps.compose("train", [*run, "stage=segmenter", *steps.overrides("segmenter", k)], tmp_path)
+                for k in (1, 2, 4)
+            }
+            clf = steps.compose("train", [*run, "stage=classifier", *steps.overrides("classifier")], tmp_path)
+        assert {k: c.trainer.max_epochs for k, c in seg.items()} == {k: epochs[k] for k in (1, 2, 4)}
+        assert clf.trainer.max_epochs == epochs["classifier"] and clf.model.input_scale == 2
+        for c in (seg[1], seg[4], clf):
+            assert c.model.encoder_name == encoder and c.model.encoder_weights == weights
+    assert with_profile_of("scratch") == ["loop.supervision=full", "experiment=[scratch]"]
+
+
+def with_profile_of(profile: str) -> list[str]:
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_loop import MODES, with_profile
+
+    return with_profile(MODES["full"], profile)
 
 
 def test_camvid_gpu_schedule_reaches_every_step(tmp_path):
