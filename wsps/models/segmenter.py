@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import segmentation_models_pytorch as smp
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from wsps.eval.evaluator import PANOPTIC_KEYS, PanopticEvaluator
 from wsps.models.crf import dense_crf
@@ -17,6 +18,32 @@ from wsps.models.losses import center_loss, class_balance_weights, crop_tag_loss
 from wsps.models.optim import configure
 from wsps.models.postprocess import panoptic_from_outputs
 from wsps.models.weights import InputNormalisation, load_encoder_weights
+
+
+def heads(
+    net: nn.Module,
+    normalise: nn.Module,
+    image: torch.Tensor,
+    num_classes: int,
+    offset_scale: float,
+    input_scale: float = 1.0,
+    memory_format: torch.memory_format = torch.channels_last,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The three heads of the smp network `net` on a batch (N, 3, H, W) of images in [0, 1]:
+    semantic logits (N, C, H, W), the centre heatmap (N, 1, H, W) and the (row, col) offsets
+    (N, 2, H, W) in pixels. The network sees the batch normalised for its encoder, enlarged
+    `input_scale` times, padded to a multiple of 32; its outputs are cropped and shrunk back, so
+    that losses, metrics and offsets stay in the image's pixels."""
+    height, width = image.shape[-2:]
+    image = normalise(image)
+    if input_scale != 1:
+        image = F.interpolate(image, scale_factor=input_scale, mode="bilinear", align_corners=False)
+    rows, cols = image.shape[-2:]
+    image = F.pad(image, (0, -cols % 32, 0, -rows % 32)).contiguous(memory_format=memory_format)
+    out = net(image)[..., :rows, :cols]
+    if input_scale != 1:
+        out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False)
+    return out[:, :num_classes], out[:, num_classes : num_classes + 1], out[:, num_classes + 1 :] * offset_scale
 
 
 class PanopticSegmenter(pl.LightningModule):
@@ -38,7 +65,9 @@ class PanopticSegmenter(pl.LightningModule):
     crop's pixels making its presence score. With `class_balance` the semantic loss weighs each
     class by `class_balance_weights` of its share in the training labels (the datamodule's
     `class_frequencies`: the pseudo-GT in a weak round, never the true labels). `input_scale` > 1
-    shows the network its images enlarged, for small things, at input_scale**2 times the cost."""
+    shows the network its images enlarged, for small things, at input_scale**2 times the cost.
+    `working_size` (rows, cols: the dataset's canvas) and `dataset_name` travel in the checkpoint,
+    with the classes and the post-processing, for prediction on other images (`wsps.inference`)."""
 
     #: Of weights and inputs: channels-last convolutions are faster (benchmarks/bench_channels_last.py).
     memory_format = torch.channels_last
@@ -68,6 +97,8 @@ class PanopticSegmenter(pl.LightningModule):
         tag_top_fraction: float = 0.05,
         class_balance: bool = False,
         input_scale: float = 1.0,
+        working_size: Sequence[int] | None = None,
+        dataset_name: str | None = None,
         optimizer=None,
         scheduler=None,
     ):
@@ -97,26 +128,17 @@ class PanopticSegmenter(pl.LightningModule):
             self.class_weights = class_balance_weights(frequencies).to(self.device)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Heads of a batch (N, 3, H, W) of images in [0, 1] at the batch's resolution. The network
-        sees the batch normalised for its encoder, enlarged `input_scale` times, padded on the fly
-        to a multiple of 32; its outputs are cropped and shrunk back, so that losses, metrics and
-        offsets stay in the image's pixels."""
-        height, width = image.shape[-2:]
-        image = self.normalise(image)
-        scale = self.hparams.input_scale
-        if scale != 1:
-            image = F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False)
-        rows, cols = image.shape[-2:]
-        image = F.pad(image, (0, -cols % 32, 0, -rows % 32)).contiguous(memory_format=self.memory_format)
-        out = self.net(image)[..., :rows, :cols]
-        if scale != 1:
-            out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False)
-        c = self.num_classes
-        return {
-            "sem": out[:, :c],
-            "center": out[:, c : c + 1],
-            "offset": out[:, c + 1 : c + 3] * self.hparams.offset_scale,
-        }
+        """Heads of a batch (N, 3, H, W) of images in [0, 1] at the batch's resolution: see `heads`."""
+        sem, center, offset = heads(
+            self.net,
+            self.normalise,
+            image,
+            self.num_classes,
+            self.hparams.offset_scale,
+            self.hparams.input_scale,
+            self.memory_format,
+        )
+        return {"sem": sem, "center": center, "offset": offset}
 
     def losses(self, out: dict, batch: dict) -> dict[str, torch.Tensor]:
         h = self.hparams
@@ -234,4 +256,22 @@ class PanopticSegmenter(pl.LightningModule):
     def configure_optimizers(self):
         return configure(
             self, self.optimizer_factory, self.scheduler_factory, self.net.encoder, self.hparams.encoder_lr_factor
+        )
+
+
+class ExportableSegmenter(nn.Module):
+    """A trained segmenter's network as a plain module for tracing and export: images (N, 3, H, W)
+    in [0, 1] -> (semantic logits, centre heatmap, offsets in pixels), normalisation included.
+    Post-processing stays outside (`wsps.inference`)."""
+
+    def __init__(self, segmenter: PanopticSegmenter):
+        super().__init__()
+        self.net, self.normalise = segmenter.net, segmenter.normalise
+        self.num_classes = segmenter.num_classes
+        self.offset_scale, self.input_scale = segmenter.hparams.offset_scale, segmenter.hparams.input_scale
+        self.memory_format = segmenter.memory_format
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return heads(
+            self.net, self.normalise, image, self.num_classes, self.offset_scale, self.input_scale, self.memory_format
         )
