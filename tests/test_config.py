@@ -206,6 +206,42 @@ def test_networks_start_from_imagenet_and_the_scratch_profile_restores_random_we
     assert with_profile_of("scratch") == ["loop.supervision=full", "experiment=[scratch]"]
 
 
+def test_ablation_variants_switch_off_what_they_name(tmp_path):
+    """bench_ablation: `paper` switches every extension off in the steps it names, `+tag_loss` all
+    but the tag loss, `all` is the default loop; the variant's overrides come last."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_ablation import ABLATION, variants
+
+    from wsps.loop.steps import Steps
+
+    table = variants(OmegaConf.to_container(OmegaConf.load(ABLATION))["extensions"])
+    assert list(table)[0] == "paper" and list(table)[-1] == "all" and table["all"] == [] and len(table) == 10
+
+    def steps_of(overrides):
+        with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+            cfg = compose(config_name="train", overrides=["loop.tolerance=null", *overrides])
+            steps = Steps(cfg, tmp_path, "synthetic", record=None)
+            run = [f"paths.output_dir={tmp_path}", "logger=csv"]
+            seg = steps.compose("train", [*run, "stage=segmenter", *steps.overrides("segmenter", 2)], tmp_path)
+            clf = steps.compose("train", [*run, "stage=classifier", *steps.overrides("classifier")], tmp_path)
+        return cfg.loop, seg, clf
+
+    loop, seg, clf = steps_of(table["paper"])
+    assert loop.tolerance is None and loop.keep_previous_labels is False and loop.warm_start is False
+    assert loop.score_thresh is None
+    assert seg.model.tag_weight == 0 and seg.data.tag_crop_size is None and seg.model.class_balance is False
+    assert seg.model.crf is None and seg.model.thing_area == 0 and seg.model.nms_kernel == 7
+    assert seg.trainer.max_epochs == 5  # the rounds' own overrides still apply
+    assert clf.model.cam_crf is None and clf.model.cam_superpixels is None and clf.trainer.max_epochs == 2
+    loop, seg, clf = steps_of(table["+tag_loss"])
+    assert seg.model.tag_weight == 10 and list(seg.data.tag_crop_size) == [50, 63]
+    assert seg.model.class_balance is False and loop.warm_start is False
+    loop, seg, clf = steps_of(table["all"])
+    assert seg.model.class_balance is True and seg.model.crf is not None and loop.score_thresh == "auto"
+
+
 def with_profile_of(profile: str) -> list[str]:
     import sys
 

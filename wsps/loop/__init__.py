@@ -6,7 +6,7 @@ loop's overrides:
     data -> prepare -> cues -> classifier (+ CAM labels) ->
     round 1: generate_gt (first_round preset: CAM + M&G) -> score pseudo-GT -> train segmenter -> predict
     round k: generate_gt (later rounds: predictions + scores) -> score -> train -> predict
-    ... until the final training loss falls by less than `tolerance` (relative), or `max_rounds`.
+    ... until the final training loss falls by less than `tolerance` (relative; null: never), or `max_rounds`.
 
 `supervision=full` trains every round on the true labels (no cues); `semi` mixes the true labels
 of `true_gt_fraction` of the images into the pseudo-GT. `stuff_cues=truth` replaces the CAM labels
@@ -151,7 +151,8 @@ class Loop:
             rounds.append(row)
             self.tracker.round(row, self.run_dir / f"round_{k}")
             if (
-                previous_loss is not None
+                self.loop.tolerance is not None
+                and previous_loss is not None
                 and loss is not None
                 and previous_loss - loss < self.loop.tolerance * previous_loss
             ):

@@ -101,14 +101,15 @@ class Steps:
         return cfg
 
     def overrides(self, step: str, round_k: int | None = None) -> list[str]:
-        """The loop's overrides for a step: those for every run, then those of the rounds up to `round_k`."""
+        """The loop's overrides for a step: those for every run, then those of the rounds up to
+        `round_k`, then the variant's (`loop.variant`)."""
         extra = list(self.loop.steps.get(step) or [])
         for start in sorted(
             (self.loop.rounds or {}), key=int
         ):  # keys are strings: "6" can be overridden as loop.rounds.6
             if round_k is not None and int(start) <= round_k:
                 extra += list(self.loop.rounds[start].get(step) or [])
-        return extra
+        return extra + list((self.loop.get("variant") or {}).get(step) or [])
 
     # ------------------------------------------------------------------ steps
 

@@ -1,0 +1,118 @@
+"""The weak loop's ablation: the paper's method, each of our extensions added alone, all of them.
+
+    python benchmarks/bench_ablation.py [--variants paper +tag_loss ... all] [--seeds 0 1 2] [--camvid] [--profile long]
+
+The extensions and the overrides that switch each off are listed in benchmarks/ablation.yaml.
+`paper` switches every one off; `+<name>` every one but <name>; `all` none (the default loop).
+Every variant runs as a weak loop, and full supervision runs once per seed as the reference,
+all with the file's `shared` overrides (every round is run), into runs/bench_ablation/ (CamVid:
+runs/bench_ablation_camvid/, `experiment=camvid`; `--profile long`: `experiment=long`, into
+runs/bench_ablation_long/). Runs resume: a second call only prints. Prints per variant the mean
+and range over seeds of the last round's PQ, PQ_th, PQ_st and mIoU on val, weak / full per seed,
+the mean PQ and pseudo-GT mIoU per round, and the round at which the reference's stopping rule
+(the training loss falling by less than 2%) would have stopped each seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_loop import run_modes, spread  # noqa: E402
+
+ABLATION = REPO / "benchmarks" / "ablation.yaml"
+TOLERANCE = 0.02  # the reference's stopping rule (conf/stage/loop.yaml's default)
+
+
+def variant_overrides(extensions: dict, off: list[str]) -> list[str]:
+    """train.py overrides that switch the extensions `off` off: `loop` entries as they are, the
+    others gathered per step into `++loop.variant.<step>=[...]`."""
+    per_step: dict[str, list[str]] = {}
+    overrides = []
+    for name in off:
+        for step, values in extensions[name].items():
+            if step == "loop":
+                overrides += list(values)
+            else:
+                per_step.setdefault(step, []).extend(values)
+    quoted = {step: ",".join(f'"{v}"' for v in values) for step, values in per_step.items()}
+    return overrides + [f"++loop.variant.{step}=[{values}]" for step, values in quoted.items()]
+
+
+def variants(extensions: dict, names: list[str] | None = None) -> dict[str, list[str]]:
+    """Each variant's overrides: `paper`, `+<extension>` for each, `all`; or those of `names`."""
+    every = list(extensions)
+    table = {"paper": variant_overrides(extensions, every)}
+    for name in every:
+        table[f"+{name}"] = variant_overrides(extensions, [e for e in every if e != name])
+    table["all"] = []
+    if names:
+        unknown = [n for n in names if n not in table]
+        if unknown:
+            raise SystemExit(f"unknown variants {unknown}; choose from {list(table)}")
+        table = {n: table[n] for n in names}
+    return table
+
+
+def stop_round(rounds: list[dict], tolerance: float = TOLERANCE) -> int:
+    """The round at which the reference's rule would have stopped: the first whose training loss
+    fell by less than `tolerance` of the previous round's (the last round if none did)."""
+    for k in range(1, len(rounds)):
+        previous, loss = rounds[k - 1]["train_loss"], rounds[k]["train_loss"]
+        if previous is not None and loss is not None and previous - loss < tolerance * previous:
+            return k + 1
+    return len(rounds)
+
+
+def report(per_seed: dict[int, dict[str, dict]], names: list[str]) -> None:
+    seeds = list(per_seed)
+    print(f"\nlast round on val, mean [min, max] over seeds {seeds}")
+    print(f"{'variant':24s} {'PQ':>21s} {'PQ_th':>21s} {'PQ_st':>21s} {'mIoU':>21s}  weak/full PQ, mIoU per seed")
+    for name in ["full", *names]:
+        finals = [per_seed[s][name]["final"] for s in seeds]
+        row = " ".join(f"{spread([f[k] for f in finals]):>21s}" for k in ("PQ", "PQ_th", "PQ_st", "mIoU"))
+        ratios = ""
+        if name != "full":
+            ratios = ", ".join(
+                f"{per_seed[s][name]['final']['PQ'] / per_seed[s]['full']['final']['PQ']:.2f}/"
+                f"{per_seed[s][name]['final']['mIoU'] / per_seed[s]['full']['final']['mIoU']:.2f}"
+                for s in seeds
+            )
+        print(f"{name:24s} {row}  {ratios}")
+    print("\nper round, mean over seeds: model PQ on val | pseudo-GT mIoU on train | stopping rule's round per seed")
+    for name in names:
+        runs = [per_seed[s][name]["rounds"] for s in seeds]
+        depth = min(len(r) for r in runs)
+        pq = " ".join(f"{np.mean([r[k]['model']['PQ'] for r in runs]):.3f}" for k in range(depth))
+        gt = " ".join(f"{np.mean([r[k]['pseudo_gt']['mIoU'] for r in runs]):.3f}" for k in range(depth))
+        stops = ",".join(str(stop_round(r)) for r in runs)
+        print(f"{name:24s} PQ {pq} | GT {gt} | stop {stops}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="+", default=None)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--camvid", action="store_true")
+    parser.add_argument("--profile", choices=["default", "long"], default="default")
+    args = parser.parse_args()
+    config = OmegaConf.to_container(OmegaConf.load(ABLATION))
+    table = variants(config["extensions"], args.variants)
+    experiments = (["camvid"] if args.camvid else []) + (["long"] if args.profile == "long" else [])
+    base = [*config["shared"], *([f"experiment=[{','.join(experiments)}]"] if experiments else [])]
+    modes = {"full": [*base, "loop.supervision=full"], **{n: [*base, *o] for n, o in table.items()}}
+    folder = "bench_ablation" + ("_camvid" if args.camvid else "") + ("_long" if args.profile == "long" else "")
+    data = str(REPO / "data" / ("camvid" if args.camvid else "synthetic"))
+    per_seed = {seed: run_modes(modes, data, seed, folder) for seed in args.seeds}
+    report(per_seed, list(table))
+
+
+if __name__ == "__main__":
+    main()
