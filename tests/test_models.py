@@ -356,3 +356,19 @@ def test_per_class_iou_names_the_classes_present_and_counts_unlabelled_as_a_miss
         {"road": 2 / 4, "sidewalk": 2 / 3, "building": 1.0}
     )  # classes in neither map are left out
     assert iou.miou() == pytest.approx(np.mean(list(per_class.values())))
+
+
+def test_pamr_moves_a_misplaced_boundary_onto_the_image_edge():
+    from wsps.models.cam import pamr
+
+    image = torch.zeros(3, 32, 48)
+    image[:, :, 24:] = 1.0  # a dark left half, a bright right half: the edge is at column 24
+    image += 0.01 * torch.randn(3, 32, 48, generator=torch.Generator().manual_seed(0))
+    maps = torch.zeros(2, 32, 48)
+    maps[0, :, :30] = 1  # the maps' boundary at column 30, 6 columns into the bright half
+    maps[1, :, 30:] = 1
+    label = pamr(image, maps, dilations=(1, 2, 4, 8), iterations=20).argmax(0)
+    assert (label[:, :24] == 0).all()  # the dark half keeps its class: nothing leaks over the edge
+    assert (label[:, 24:] == 1).float().mean() > 0.95  # the bright half takes its majority class
+    unchanged = pamr(torch.zeros(3, 32, 48), maps, dilations=(1,), iterations=1).argmax(0)
+    assert (unchanged == maps.argmax(0)).float().mean() > 0.9  # one step on a flat image only blurs

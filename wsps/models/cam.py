@@ -70,6 +70,51 @@ def superpixel_pool(full: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
     return (sums / counts)[:, segments]
 
 
+#: The 8 neighbours of a pixel, (row, col) steps, at dilation 1.
+NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def pamr(
+    image: torch.Tensor, maps: torch.Tensor, dilations: Sequence[int] = (1, 2, 4, 8, 12, 24), iterations: int = 10
+) -> torch.Tensor:
+    """Pixel-adaptive mask refinement (Araslanov and Roth, CVPR 2020): every class map is
+    repeatedly replaced, at each pixel, by an average of its values at the 8 neighbours of every
+    dilation, weighted by a softmax over how alike the neighbours' colours are (the absolute
+    difference over 0.1 times the local standard deviation, averaged over the channels). Maps
+    spread within regions of one colour and stop at edges. Image borders are replicated; maps
+    that are zero everywhere stay zero and are skipped.
+
+    Args:
+        image: (3, H, W) float image (any range: the weights are scale-free).
+        maps: (C, H, W) class maps at the image's size.
+    Returns:
+        (C, H, W) refined maps.
+    """
+    height, width = image.shape[-2:]
+    pad = max(dilations)
+    offsets = [(dy * d, dx * d) for d in dilations for dy, dx in NEIGHBOURS]
+
+    def neighbour_views(x: torch.Tensor) -> list[torch.Tensor]:
+        padded = F.pad(x[None], (pad, pad, pad, pad), mode="replicate")[0]
+        return [padded[..., pad + dy : pad + dy + height, pad + dx : pad + dx + width] for dy, dx in offsets]
+
+    image = image.float()
+    neighbours = torch.stack(neighbour_views(image))  # (K, 3, H, W)
+    std = torch.cat([image[None], neighbours]).std(dim=0, unbiased=False)  # (3, H, W): the local spread
+    weights = (-(neighbours - image[None]).abs() / (1e-8 + 0.1 * std[None])).mean(dim=1).softmax(dim=0)  # (K, H, W)
+    del neighbours
+    out = maps.float().clone()
+    active = out.flatten(1).amax(dim=1) > 0
+    refined = out[active]
+    for _ in range(iterations):
+        step = torch.zeros_like(refined)
+        for weight, view in zip(weights, neighbour_views(refined)):
+            step.addcmul_(weight, view)
+        refined = step
+    out[active] = refined
+    return out.to(maps.dtype)
+
+
 def cam_labels(full: torch.Tensor, threshold: float, ignore_label: int = 255) -> torch.Tensor:
     """Per pixel the class with the highest normalised CAM, or `ignore_label` below `threshold`."""
     score, label = full.max(dim=0)

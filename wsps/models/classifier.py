@@ -17,7 +17,7 @@ from torchmetrics.classification import MultilabelAveragePrecision
 
 from wsps.data.transforms import working_size
 from wsps.gt.image_tags import crop_grid
-from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, stitch_cams, superpixel_pool
+from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, pamr, stitch_cams, superpixel_pool
 from wsps.models.crf import crf_labels
 from wsps.models.optim import configure
 from wsps.models.weights import InputNormalisation, load_encoder_weights
@@ -33,6 +33,21 @@ def superpixels(
     small = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA) if size else image
     segments = felzenszwalb(small, scale=scale, sigma=sigma, min_size=min_size, channel_axis=-1).astype(np.int32)
     return cv2.resize(segments, (width, height), interpolation=cv2.INTER_NEAREST) if size else segments
+
+
+def refine_pamr(full: torch.Tensor, image: torch.Tensor, max_side: int | None = None, **options) -> torch.Tensor:
+    """`wsps.models.cam.pamr` of stitched CAMs (C, H, W) on their RGB image (H, W, 3, uint8),
+    computed on copies shrunk so that the longer side is at most `max_side`, and enlarged back."""
+    height, width = full.shape[-2:]
+    rgb = image.to(full.device).permute(2, 0, 1).float() / 255
+    size = working_size(height, width, max_side)
+    if size:
+        rgb = F.interpolate(rgb[None], size=size, mode="bilinear", align_corners=False)[0]
+        small = F.interpolate(full[None], size=size, mode="bilinear", align_corners=False)[0]
+        return F.interpolate(
+            pamr(rgb, small, **options)[None], size=(height, width), mode="bilinear", align_corners=False
+        )[0]
+    return pamr(rgb, full, **options)
 
 
 class PositiveCounts(Metric):
@@ -56,8 +71,9 @@ class CropClassifier(pl.LightningModule):
     """Encoder (segmentation-models-pytorch; `encoder_weights` as in `wsps.models.weights`) + 1x1-conv head + average
     pooling, binary cross-entropy on each crop's tags. `output_stride` (dilation) and
     `input_scale` (crops are enlarged before the encoder) set the CAMs' resolution.
-    `cam_superpixels` (Felzenszwalb's `scale`, `sigma`, `min_size`, and the `max_side` of the
-    image they are computed on) pools the stitched CAMs
+    `cam_pamr` (`dilations`, `iterations`, `max_side`: see `wsps.models.cam.pamr`) refines the
+    stitched CAMs along the image's edges; `cam_superpixels` (Felzenszwalb's `scale`, `sigma`,
+    `min_size`, and the `max_side` of the image they are computed on) pools them
     within superpixels before the argmax; `cam_crf` (the keyword arguments of
     `wsps.models.crf.crf_labels`, or null for a plain argmax) refines the labels with a dense CRF;
     `cam_threshold` is a number or `auto` (chosen after training as `selection` says, see
@@ -78,6 +94,7 @@ class CropClassifier(pl.LightningModule):
         input_scale: float = 2.0,
         cam_threshold: float | str = "auto",
         cam_superpixels: dict | None = None,
+        cam_pamr: dict | None = None,
         cam_crf: dict | None = None,
         optimizer=None,
         scheduler=None,
@@ -144,12 +161,21 @@ class CropClassifier(pl.LightningModule):
 
     def stitched_cams(self, batch, masked: bool = True) -> list[torch.Tensor]:
         """Per image, the normalised CAMs of its crops' tags on the full canvas (C, H, W),
-        pooled within superpixels when configured, and (`masked`) zero wherever a covering crop
-        lacks the tag."""
+        refined by PAMR and pooled within superpixels when configured, and (`masked`) zero
+        wherever a covering crop lacks the tag."""
+        return self.refine_cams(self.raw_cams(batch), batch, masked)
+
+    def raw_cams(self, batch) -> list[torch.Tensor]:
+        """Per image, its crops' CAMs of their tags stitched on the full canvas (C, H, W)."""
         crops, tags = batch["crops"], batch["tags"]
         n_images, n_crops = crops.shape[:2]
         cams = self.cams(crops.flatten(0, 1)).unflatten(0, (n_images, n_crops))
-        maps = [stitch_cams(cams[i], tags[i], self.crops, self.hparams.canvas_size) for i in range(n_images)]
+        return [stitch_cams(cams[i], tags[i], self.crops, self.hparams.canvas_size) for i in range(n_images)]
+
+    def refine_cams(self, maps: list[torch.Tensor], batch, masked: bool = True) -> list[torch.Tensor]:
+        """`raw_cams` refined as configured: PAMR, superpixel pooling, then (`masked`) the tag mask."""
+        if self.hparams.cam_pamr:
+            maps = [refine_pamr(full, image, **self.hparams.cam_pamr) for full, image in zip(maps, batch["image"])]
         if self.hparams.cam_superpixels:
             maps = [
                 superpixel_pool(
@@ -159,6 +185,7 @@ class CropClassifier(pl.LightningModule):
             ]
         if not masked:
             return maps
+        tags = batch["tags"]
         return [full * allowed_classes(tags[i], self.crops, self.hparams.canvas_size) for i, full in enumerate(maps)]
 
     def cam_label_map(self, full: torch.Tensor, image: torch.Tensor, threshold: float) -> torch.Tensor:
