@@ -1,9 +1,12 @@
 """The weak loop's ablation: the paper's method, each of our extensions added alone, all of them.
 
-    python benchmarks/bench_ablation.py [--variants paper +tag_loss ... all] [--seeds 0 1 2] [--camvid] [--profile long]
+    python benchmarks/bench_ablation.py [--variants paper +tag_loss ... all all+ema_teacher] [--seeds 0 1 2]
+                                        [--camvid] [--profile long]
 
 The extensions and the overrides that switch each off are listed in benchmarks/ablation.yaml.
-`paper` switches every one off; `+<name>` every one but <name>; `all` none (the default loop).
+`paper` switches every one off; `+<name>` every one but <name>; `all` none (the default loop);
+`all+<candidate>` adds one of the file's candidates (an EMA teacher, colour jitter, ...) to the
+default. Without --variants: every variant.
 Every variant runs as a weak loop, and full supervision runs once per seed as the reference,
 all with the file's `shared` overrides (every round is run), into runs/bench_ablation/ (CamVid:
 runs/bench_ablation_camvid/, `experiment=camvid`; `--profile long`: `experiment=long`, into
@@ -46,13 +49,16 @@ def variant_overrides(extensions: dict, off: list[str]) -> list[str]:
     return overrides + [f"++loop.variant.{step}=[{values}]" for step, values in quoted.items()]
 
 
-def variants(extensions: dict, names: list[str] | None = None) -> dict[str, list[str]]:
-    """Each variant's overrides: `paper`, `+<extension>` for each, `all`; or those of `names`."""
+def variants(extensions: dict, names: list[str] | None = None, candidates: dict | None = None) -> dict[str, list[str]]:
+    """Each variant's overrides: `paper`, `+<extension>` for each, `all`, and `all+<candidate>`
+    for each candidate (switched on over the default); or those of `names`."""
     every = list(extensions)
     table = {"paper": variant_overrides(extensions, every)}
     for name in every:
         table[f"+{name}"] = variant_overrides(extensions, [e for e in every if e != name])
     table["all"] = []
+    for name in candidates or {}:
+        table[f"all+{name}"] = variant_overrides(candidates, [name])
     if names:
         unknown = [n for n in names if n not in table]
         if unknown:
@@ -104,7 +110,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=["default", "long"], default="default")
     args = parser.parse_args()
     config = OmegaConf.to_container(OmegaConf.load(ABLATION))
-    table = variants(config["extensions"], args.variants)
+    table = variants(config["extensions"], args.variants, config.get("candidates"))
     experiments = (["camvid"] if args.camvid else []) + (["long"] if args.profile == "long" else [])
     base = [*config["shared"], *([f"experiment=[{','.join(experiments)}]"] if experiments else [])]
     modes = {"full": [*base, "loop.supervision=full"], **{n: [*base, *o] for n, o in table.items()}}

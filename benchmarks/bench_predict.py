@@ -3,7 +3,7 @@
     python benchmarks/bench_predict.py CKPT IMAGES [--batch-size 8] [--num-workers 2] [--overlay] [--repeat 2]
 
 Runs `wsps.predict.predict_folder` on every image under IMAGES (by default on CamVid's 101
-validation images with the CamVid full run's last segmenter: runs/bench_camvid/full) into a
+validation images with the last round's segmenter of runs/bench_camvid/full) into a
 temporary folder, `--repeat` times, and prints images per second of each run (the first one
 includes the loader's start) and the peak resident memory of this process and of its loader
 workers. The issue-33 target: at least 5 images/s on CamVid's val on 2 cores (the CRF is not used).
@@ -25,19 +25,26 @@ sys.path.insert(0, str(REPO))
 from wsps.inference import load_backend  # noqa: E402
 from wsps.predict import device_and_precision, predict_folder  # noqa: E402
 
-CAMVID_CKPT = REPO / "runs/bench_camvid/full/round_3/segmenter/checkpoints/last.ckpt"
+CAMVID_RUN = REPO / "runs/bench_camvid/full"
 CAMVID_VAL = REPO / "data/camvid/leftImg8bit/val"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("ckpt", nargs="?", type=Path, default=CAMVID_CKPT)
+    parser.add_argument("ckpt", nargs="?", type=Path, default=None)
     parser.add_argument("images", nargs="?", type=Path, default=CAMVID_VAL)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--num-workers", type=int, default=2)
     parser.add_argument("--overlay", action="store_true")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
+    if args.ckpt is None:  # the CamVid full run's last round
+        rounds = sorted(CAMVID_RUN.glob("round_*/segmenter/checkpoints/last.ckpt"), key=lambda p: int(p.parts[-4][6:]))
+        if not rounds:
+            raise SystemExit(
+                f"no checkpoint under {CAMVID_RUN}: run benchmarks/bench_camvid.py --modes full, or give CKPT"
+            )
+        args.ckpt = rounds[-1]
     device, bf16 = device_and_precision("auto", "auto")
     backend = load_backend(args.ckpt, device, bf16)
     print(

@@ -216,8 +216,12 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
 
     from wsps.loop.steps import Steps
 
-    table = variants(OmegaConf.to_container(OmegaConf.load(ABLATION))["extensions"])
+    config = OmegaConf.to_container(OmegaConf.load(ABLATION))
+    table = variants(config["extensions"])
     assert list(table)[0] == "paper" and list(table)[-1] == "all" and table["all"] == [] and len(table) == 10
+    with_candidates = variants(config["extensions"], candidates=config["candidates"])
+    assert with_candidates["all+ema_teacher"] == ['++loop.variant.segmenter=["callbacks=ema"]']
+    assert with_candidates["all+fresh_start"] == ["loop.warm_start=false"]
 
     def steps_of(overrides):
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -240,6 +244,11 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert seg.model.class_balance is False and loop.warm_start is False
     loop, seg, clf = steps_of(table["all"])
     assert seg.model.class_balance is True and seg.model.crf is not None and loop.score_thresh == "auto"
+    assert seg.callbacks.ema is None and seg.data.colour_jitter == 0
+    loop, seg, clf = steps_of(with_candidates["all+ema_teacher"])
+    assert seg.callbacks.ema.decay == 0.99 and seg.callbacks.model_checkpoint.filename == "last"
+    loop, seg, clf = steps_of(with_candidates["all+colour_jitter"])
+    assert seg.data.colour_jitter == 0.4 and seg.callbacks.ema is None
 
 
 def with_profile_of(profile: str) -> list[str]:

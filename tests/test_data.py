@@ -13,7 +13,7 @@ from wsps.data.datamodules import CropTagDataModule, PanopticDataModule, Panopti
 from wsps.data.metadata import dataset_meta
 from wsps.data.synthetic import generate
 from wsps.data.targets import gaussian_kernel, panoptic_targets
-from wsps.data.transforms import random_scale_crop_flip, to_chw, working_size
+from wsps.data.transforms import colour_jitter, random_scale_crop_flip, to_chw, working_size
 from wsps.gt.image_tags import crop_grid
 from wsps.io import read_id_list, read_label_png, write_label_png
 
@@ -272,3 +272,17 @@ def test_train_extra_images_join_training_for_the_semantic_loss_only(tmp_path):
     coarse = read_label_png(SYNTHETIC.gt_path(tmp_path, "train_extra", extra_ids[0], "labelTrainIds"))
     assert "gtCoarse" in str(SYNTHETIC.gt_path(tmp_path, "train_extra", extra_ids[0], "labelTrainIds"))
     assert set(np.unique(item["sem"].numpy())) == set(np.unique(coarse)) and (coarse == 255).any()
+
+
+def test_colour_jitter_changes_colours_within_its_strength_and_keeps_grey_grey():
+    rng = np.random.default_rng(0)
+    image = rng.integers(40, 200, (16, 24, 3)).astype(np.uint8)
+    assert np.array_equal(colour_jitter(np.random.default_rng(1), image, 0.0), image)
+    jittered = [colour_jitter(np.random.default_rng(seed), image, 0.4) for seed in range(8)]
+    assert all(j.dtype == np.uint8 and j.shape == image.shape for j in jittered)
+    assert sum(not np.array_equal(j, image) for j in jittered) == 8
+    ratios = [j.astype(float).mean() / image.mean() for j in jittered]
+    assert 0.5 < min(ratios) and max(ratios) < 1.6 and max(ratios) - min(ratios) > 0.05
+    grey = np.full((4, 4, 3), 100, np.uint8)
+    out = colour_jitter(np.random.default_rng(2), grey, 0.4)
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()  # saturation cannot tint grey

@@ -182,3 +182,34 @@ def test_bad_inputs_end_with_one_line_naming_the_file(tmp_path):
         out = corrupt.stdout + corrupt.stderr
         assert corrupt.returncode == 2, out[-2000:]
         assert f"{image}: not a readable image" in out and "Traceback" not in out
+
+
+def test_an_ema_teacher_ends_the_segmenters_training(tmp_path, data):
+    """callbacks=ema: the weights that end the training (and predict) are the moving average's."""
+    import torch
+    from pytorch_lightning.callbacks import EMAWeightAveraging
+
+    seen = {}
+
+    class Spy(EMAWeightAveraging):
+        def on_train_end(self, trainer, pl_module):
+            seen["last"] = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+            super().on_train_end(trainer, pl_module)
+            seen["ema"] = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+    cfg = _cfg(
+        tmp_path,
+        data,
+        "stage=segmenter",
+        "callbacks=ema",
+        "trainer.max_epochs=2",
+        "predict=false",
+        "logger=csv",
+        "data.batch_size=2",
+    )
+    cfg.callbacks.ema._target_ = f"{__name__}.Spy"
+    globals()["Spy"] = Spy
+    metrics = train(cfg)
+    assert 0 <= metrics["val/mIoU"] <= 1
+    key = "net.segmentation_head.0.weight"
+    assert not torch.equal(seen["last"][key], seen["ema"][key])  # the average replaced the last step's weights

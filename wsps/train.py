@@ -152,7 +152,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         data_kwargs["extra_labels"] = extra_label_source(cfg)
     datamodule = instantiate(cfg.data, _partial_=True)(**data_kwargs)  # objects stay objects
     model = instantiate(cfg.model, _convert_="all")  # plain types in the checkpoint's hyperparameters
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + [instantiate(cfg.writer)]
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    callbacks.append(instantiate(cfg.writer))
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in trainer.loggers:

@@ -23,7 +23,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset
 from wsps.data.cityscapes import LabelSource, read_image
 from wsps.data.metadata import DatasetMeta
 from wsps.data.targets import panoptic_targets
-from wsps.data.transforms import random_scale_crop_flip, to_chw
+from wsps.data.transforms import colour_jitter, random_scale_crop_flip, to_chw
 from wsps.gt.image_tags import crop_grid
 from wsps.io import InputError, read_id_list, read_label_png
 
@@ -105,7 +105,8 @@ class PanopticDataset(Dataset):
     the classifier's), where those crops lie after augmentation (`crop_bits`, see `crop_bits`) and
     the share of each crop inside the augmented image (`crop_visible`), for `crop_tag_loss`.
     With `semantic_only` (coarse `train_extra` images) training items teach the semantic head
-    alone: their centre and offset weights are 0, and their crop tags are empty and show nowhere."""
+    alone: their centre and offset weights are 0, and their crop tags are empty and show nowhere.
+    `colour_jitter` > 0 jitters the training crops' colours (`wsps.data.transforms.colour_jitter`)."""
 
     def __init__(
         self,
@@ -122,6 +123,7 @@ class PanopticDataset(Dataset):
         small_instance_weight: float = 1.0,
         tag_crop_size: Sequence[int] | None = None,
         semantic_only: bool = False,
+        colour_jitter: float = 0.0,
     ):
         if mode not in ("train", "val", "predict"):
             raise ValueError(f"mode must be train, val or predict, got {mode!r}")
@@ -135,7 +137,7 @@ class PanopticDataset(Dataset):
         )
         self.thing_classes, self.ignore_label = meta.thing_classes, meta.ignore_label
         self.tag_crop_size, self.num_classes = tag_crop_size and tuple(tag_crop_size), meta.num_classes
-        self.semantic_only = semantic_only
+        self.semantic_only, self.colour_jitter = semantic_only, colour_jitter
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -178,6 +180,8 @@ class PanopticDataset(Dataset):
             maps.append(bits)
             pads.append(0)
         image, maps = random_scale_crop_flip(rng, image, maps, pads, self.crop_size, (scale, scale))
+        if self.colour_jitter:
+            image = colour_jitter(rng, image, self.colour_jitter)
         sem, inst = maps[:2]
         if self.tag_crop_size and self.semantic_only:
             item["crop_bits"] = torch.from_numpy(maps[2])
@@ -287,6 +291,7 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
         tag_crop_size: Sequence[int] | None = None,
         extra_split: str | None = None,
         extra_labels: LabelSource | None = None,
+        colour_jitter: float = 0.0,
     ):
         super().__init__()
         self.data_root, self.meta, self.labels = Path(data_root), meta, labels or LabelSource()
@@ -296,7 +301,7 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
         self.crop_size, self.scale_range, self.sigma = tuple(crop_size), tuple(scale_range), sigma
         self.small_instance_area, self.small_instance_weight = small_instance_area, small_instance_weight
         self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
-        self.limit = limit
+        self.limit, self.colour_jitter = limit, colour_jitter
 
     def _dataset(
         self, split: str, mode: str, labels: LabelSource | None = None, semantic_only: bool = False
@@ -315,6 +320,7 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
             self.small_instance_weight,
             tag_crop_size=self.tag_crop_size if mode == "train" else None,
             semantic_only=semantic_only,
+            colour_jitter=self.colour_jitter,
         )
 
     def class_frequencies(self) -> np.ndarray:

@@ -59,3 +59,22 @@ def random_scale_crop_flip(
     if flip and rng.random() < 0.5:
         image, maps = image[:, ::-1], [m[:, ::-1] for m in maps]
     return np.ascontiguousarray(image), [np.ascontiguousarray(m) for m in maps]
+
+
+def colour_jitter(rng: np.random.Generator, image: np.ndarray, strength: float) -> np.ndarray:
+    """Brightness, contrast and saturation each scaled by a factor drawn from [1 - strength,
+    1 + strength], in a random order (torchvision's ColorJitter without hue), on an RGB uint8
+    image; labels are unchanged. Strong augmentation of pseudo-labelled images."""
+    out = image.astype(np.float32)
+    for k in rng.permutation(3):
+        factor = rng.uniform(1 - strength, 1 + strength)
+        if k == 0:  # brightness
+            out = out * factor
+        elif k == 1:  # contrast: towards the mean grey
+            grey = (out @ np.array([0.299, 0.587, 0.114], np.float32)).mean()
+            out = grey + factor * (out - grey)
+        else:  # saturation: towards each pixel's grey
+            grey = (out @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+            out = grey + factor * (out - grey)
+        out = np.clip(out, 0, 255)
+    return out.astype(np.uint8)

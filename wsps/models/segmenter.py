@@ -111,7 +111,9 @@ class PanopticSegmenter(pl.LightningModule):
         self.net.to(memory_format=self.memory_format)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.evaluator: PanopticEvaluator | None = None
-        self.register_buffer("class_weights", None, persistent=False)
+        # the class-balance weights, set from the training labels in setup (a fixed buffer, so that
+        # copies made before, such as a moving average's, hold the same buffers)
+        self.register_buffer("class_weights", torch.ones(self.num_classes), persistent=False)
 
     def setup(self, stage: str) -> None:
         """The validation evaluator, from the datamodule's dataset description (before the model
@@ -125,7 +127,7 @@ class PanopticSegmenter(pl.LightningModule):
             self.evaluator = PanopticEvaluator(meta)
         if stage == "fit" and self.hparams.class_balance:
             frequencies = self.trainer.datamodule.class_frequencies()
-            self.class_weights = class_balance_weights(frequencies).to(self.device)
+            self.class_weights.copy_(class_balance_weights(frequencies))
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Heads of a batch (N, 3, H, W) of images in [0, 1] at the batch's resolution: see `heads`."""
@@ -143,7 +145,7 @@ class PanopticSegmenter(pl.LightningModule):
     def losses(self, out: dict, batch: dict) -> dict[str, torch.Tensor]:
         h = self.hparams
         weight = batch["sem_weight"]
-        if self.class_weights is not None:
+        if h.class_balance:
             weight = weight * self.class_weights[batch["sem"].clamp(max=self.num_classes - 1)]
         parts = {
             "semantic": semantic_loss(out["sem"], batch["sem"], weight, h.ignore_label, h.top_k_percent),
