@@ -221,7 +221,10 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert list(table)[0] == "paper" and list(table)[-1] == "all" and table["all"] == [] and len(table) == 10
     with_candidates = variants(config["extensions"], candidates=config["candidates"])
     assert with_candidates["all+ema_teacher"] == ['++loop.variant.segmenter=["callbacks=ema"]']
-    assert with_candidates["all+fresh_start"] == ["loop.warm_start=false"]
+    assert with_candidates["all+fresh_start"] == [
+        "loop.warm_start=false",
+        'loop.rounds.2.segmenter=["trainer.max_epochs=20"]',
+    ]
 
     def steps_of(overrides):
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -237,11 +240,13 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert loop.score_thresh is None
     assert seg.model.tag_weight == 0 and seg.data.tag_crop_size is None and seg.model.class_balance is False
     assert seg.model.crf is None and seg.model.thing_area == 0 and seg.model.nms_kernel == 7
-    assert seg.trainer.max_epochs == 5  # the rounds' own overrides still apply
+    assert seg.trainer.max_epochs == 20  # a fresh start every round: round 1's length
     assert clf.model.cam_crf is None and clf.model.cam_superpixels is None and clf.trainer.max_epochs == 2
     loop, seg, clf = steps_of(table["+tag_loss"])
     assert seg.model.tag_weight == 10 and list(seg.data.tag_crop_size) == [50, 63]
     assert seg.model.class_balance is False and loop.warm_start is False
+    loop, seg, clf = steps_of(table["+warm_start"])
+    assert loop.warm_start is True and seg.trainer.max_epochs == 5  # the rounds' own overrides apply
     loop, seg, clf = steps_of(table["all"])
     assert seg.model.class_balance is True and seg.model.crf is not None and loop.score_thresh == "auto"
     assert seg.callbacks.ema is None and seg.data.colour_jitter == 0
