@@ -6,7 +6,7 @@ RUN is a loop run folder (runs/bench/full, runs/bench/weak, ...) or a segmenter 
 checkpoint (the last round by default) on the validation split it prints PQ_th under four
 oracles: (a) as predicted; (b) true semantics with the predicted centres and offsets;
 (c) predicted semantics with the true instance grouping of its thing pixels; (d) predicted
-semantics, true centres, predicted offsets (`wsps.eval.instances`). Then PQ, RQ, SQ and recall
+semantics, true centres, predicted offsets (`wsps.instances`). Then PQ, RQ, SQ and recall
 per thing class and per size bin of (a), and the same breakdown of round K's pseudo-GT instances
 (generate_gt's maps) against the true labels of the training split, when the run has them.
 `--center-threshold`, `--nms-kernel`, `--thing-area` replace the checkpoint's post-processing;
@@ -32,7 +32,7 @@ from wsps.data.cityscapes import LabelSource  # noqa: E402
 from wsps.data.datamodules import PanopticDataset  # noqa: E402
 from wsps.data.metadata import dataset_meta  # noqa: E402
 from wsps.eval.evaluator import PanopticEvaluator  # noqa: E402
-from wsps.eval.instances import breakdown, match_things, true_centres, true_grouping, true_semantics  # noqa: E402
+from wsps.instances import breakdown, match_things, true_centres, true_grouping, true_semantics  # noqa: E402
 from wsps.io import read_id_list  # noqa: E402
 from wsps.models.segmenter import PanopticSegmenter  # noqa: E402
 

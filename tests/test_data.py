@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from wsps.crops import crop_grid
 from wsps.data.cityscapes import LabelSource, instances_from_gt, instances_from_pseudo, read_targets
 from wsps.data.datamodules import CropTagDataModule, PanopticDataModule, PanopticDataset, crop_bits, crop_tags
 from wsps.data.metadata import dataset_meta
 from wsps.data.synthetic import generate
 from wsps.data.targets import gaussian_kernel, panoptic_targets
 from wsps.data.transforms import colour_jitter, random_scale_crop_flip, to_chw, working_size
-from wsps.gt.image_tags import crop_grid
 from wsps.io import read_id_list, read_label_png, write_label_png
 
 I = 255

@@ -8,8 +8,8 @@ import torch
 
 from wsps.data.metadata import dataset_meta
 from wsps.data.synthetic import generate
-from wsps.eval.instances import breakdown, match_things, true_centres, true_grouping, true_semantics
 from wsps.eval.panoptic import evaluate_panoptic, panoptic_gt, write_panoptic
+from wsps.instances import breakdown, match_things, true_centres, true_grouping, true_semantics
 from wsps.io import read_id_list, read_label_png, read_uint16_png
 
 THINGS = (11, 13)  # person, car

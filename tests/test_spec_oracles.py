@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import box
-from wsps.gt.image_tags import check_image_level_tags, crop_grid
+from wsps.crops import crop_grid
+from wsps.gt.image_tags import check_image_level_tags
 from wsps.gt.instances import ins_box_process
 from wsps.gt.mandg_merge import merge_with_mcg_and_grabcut
 from wsps.labels import CLASS_NAMES

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import box
+from wsps.crops import crop_grid
 from wsps.gt.box_prior import apply_bbox_prior
-from wsps.gt.image_tags import check_image_level_tags, crop_grid
+from wsps.gt.image_tags import check_image_level_tags
 from wsps.gt.low_iou import check_low_iou
 from wsps.gt.mandg_merge import merge_with_mcg_and_grabcut
 from wsps.gt.prior_fill import fill_from_prior

@@ -11,10 +11,10 @@ from cityscapesscripts.helpers.labels import id2label
 from omegaconf import OmegaConf
 
 from tests.conftest import REPO, run_script
+from wsps.crops import crop_grid
 from wsps.data.cityscapes import gt_path, image_path, read_image
 from wsps.data.synthetic import coarse_annotation, drawing_differences, generate, render
 from wsps.gt.boxes import read_boxes_mat
-from wsps.gt.image_tags import crop_grid
 from wsps.io import read_id_list, read_label_png, read_uint16_png
 from wsps.labels import instance_ids_to_train_ids, label_ids_to_train_ids
 

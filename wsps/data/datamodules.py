@@ -20,11 +20,11 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
+from wsps.crops import crop_grid
 from wsps.data.cityscapes import LabelSource, read_image
 from wsps.data.metadata import DatasetMeta
 from wsps.data.targets import panoptic_targets
 from wsps.data.transforms import colour_jitter, random_scale_crop_flip, to_chw
-from wsps.gt.image_tags import crop_grid
 from wsps.io import InputError, read_id_list, read_label_png
 
 

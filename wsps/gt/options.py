@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wsps.gt.image_tags import crop_grid
+from wsps.crops import crop_grid
 from wsps.io import ConfigError
 
 __all__ = ["ConfigError", "GTOptions"]

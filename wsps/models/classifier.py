@@ -15,8 +15,8 @@ from torch import nn
 from torchmetrics import Metric
 from torchmetrics.classification import MultilabelAveragePrecision
 
+from wsps.crops import crop_grid
 from wsps.data.transforms import working_size
-from wsps.gt.image_tags import crop_grid
 from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, pamr, stitch_cams, superpixel_pool
 from wsps.models.crf import crf_labels
 from wsps.models.optim import configure
