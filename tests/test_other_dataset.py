@@ -16,13 +16,13 @@ from omegaconf import OmegaConf
 from tests.conftest import REPO
 from wsps.cues.__main__ import options_from_config as cue_options
 from wsps.cues.job import run as run_cues
-from wsps.data.metadata import dataset_meta, meta_for
+from wsps.data.metadata import DatasetMeta, dataset_meta, meta_for
 from wsps.data.synthetic import generate
 from wsps.eval.folders import score_label_folder
 from wsps.gt.boxes import read_boxes_mat
 from wsps.gt.job import run as run_gt
 from wsps.gt.options import GTOptions
-from wsps.io import read_id_list, read_label_png, read_uint16_png, write_label_png, write_png, write_text
+from wsps.io import ConfigError, read_id_list, read_label_png, read_uint16_png, write_label_png, write_png, write_text
 from wsps.prepare import options_from_config as prepare_options
 from wsps.prepare import prepare
 from wsps.train import train
@@ -108,6 +108,15 @@ def test_the_description_is_the_yaml():
     assert CAMVID.num_classes == 11 and CAMVID.thing_classes == (8, 9, 10) and CAMVID.stuff_classes == tuple(range(8))
     assert CAMVID.label_table is None and CAMVID.canvas_size == (360, 480)
     assert CAMVID.list_path("/d", "val") == Path("/d/lists/val_id.txt")
+    assert CAMVID.label_file("/r/sem", "0001TP_006690") == Path("/r/sem/0001TP_006690_leftImg8bit.png")
+
+
+def test_a_file_template_without_one_placeholder_is_refused():
+    cfg = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "dataset" / "cityscapes.yaml"))
+    for key in ("pred_template", "list_template"):
+        with pytest.raises(ConfigError, match=f"{key} must contain '%s' once"):
+            DatasetMeta.from_config({**cfg, key: "labels.png"})
+    assert DatasetMeta.from_config({**cfg, "pred_template": "%s.png"}).label_file("f", "a") == Path("f/a.png")
 
 
 def test_every_part_runs_on_eleven_classes(root, tmp_path):

@@ -41,6 +41,8 @@ class DatasetMeta:
         split_label_folders: (split, folder) pairs for splits labelled elsewhere: Cityscapes'
             `train_extra` has only coarse labels, in `gtCoarse`.
         list_template: the id list of a split under the root, `%s` for the split.
+        pred_template: the file of an image's map in a label folder (pseudo-GT, cues,
+            predictions), `%s` for the image id: the release's `%s_leftImg8bit.png`.
     """
 
     name: str
@@ -54,6 +56,7 @@ class DatasetMeta:
     label_folder: str = "gtFine"
     split_label_folders: tuple[tuple[str, str], ...] = ()
     list_template: str = "lists/%s_id.txt"
+    pred_template: str = "%s_leftImg8bit.png"
 
     def __post_init__(self):
         if not self.class_names:
@@ -68,10 +71,9 @@ class DatasetMeta:
                 f"label_table={self.label_table!r}: choose one of {', '.join(LABEL_TABLES)}, or null for "
                 f"maps kept in train ids"
             )
-        if self.list_template.count("%s") != 1:
-            raise ConfigError(
-                f"list_template must contain '%s' once (where the split goes), got {self.list_template!r}"
-            )
+        for key, where in (("list_template", "the split"), ("pred_template", "the image id")):
+            if getattr(self, key).count("%s") != 1:
+                raise ConfigError(f"{key} must contain '%s' once (where {where} goes), got {getattr(self, key)!r}")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> DatasetMeta:
@@ -97,6 +99,7 @@ class DatasetMeta:
             label_folder=str(cfg.get("label_folder", "gtFine")),
             split_label_folders=tuple((str(k), str(v)) for k, v in (cfg.get("split_label_folders") or {}).items()),
             list_template=str(cfg.get("list_template", "lists/%s_id.txt")),
+            pred_template=str(cfg.get("pred_template", "%s_leftImg8bit.png")),
         )
         if "stuff_classes" in cfg and tuple(int(c) for c in cfg["stuff_classes"]) != meta.stuff_classes:
             raise ConfigError(
@@ -168,6 +171,10 @@ class DatasetMeta:
             if source.uses_true_gt(image_id)
             else Path(source.sem_dir) / (source.template % image_id),
         ), inst
+
+    def label_file(self, folder: str | Path, image_id: str) -> Path:
+        """An image's map in a label folder (pseudo-GT, cues, predictions): `folder/<pred_template>`."""
+        return Path(folder) / (self.pred_template % image_id)
 
     def list_path(self, root: str | Path, split: str) -> Path:
         return Path(root) / (self.list_template % split)

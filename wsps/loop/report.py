@@ -121,7 +121,7 @@ def example_images(folder: Path, data_root: Path, meta: DatasetMeta, count: int)
             ("pseudo_gt", folder / "pseudo_gt" / "sem"),
             ("prediction", folder / "pred" / "pred_sem_raw"),
         ):
-            file = path / f"{image_id}_leftImg8bit.png"
+            file = meta.label_file(path, image_id)
             if file.exists():
                 masks[name] = {"mask_data": read_label_png(file).astype(np.int64), "class_labels": class_labels}
         images.append(

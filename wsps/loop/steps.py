@@ -30,6 +30,14 @@ from wsps.train import resolved, train
 #: Where a round's pseudo-GT of a split goes, under the round's folder; a step's name suffix for the split.
 PSEUDO_GT = {"train": "pseudo_gt", "train_extra": "pseudo_gt_extra"}
 SUFFIX = {"train": "", "train_extra": "_extra"}
+
+
+def last_checkpoint(stage_dir: Path) -> Path:
+    """The checkpoint a network's training leaves in its output folder (`callbacks.model_checkpoint`:
+    `checkpoints/` with `save_last`)."""
+    return stage_dir / "checkpoints" / "last.ckpt"
+
+
 log = logging.getLogger(__name__)
 
 
@@ -207,7 +215,7 @@ class Steps:
     def classifier_extra(self, cam_threshold: float | None) -> dict:
         """The trained classifier's CAM labels of the train_extra images, at the threshold chosen on
         train (None: the configured number)."""
-        checkpoint = self.run_dir / "classifier" / "checkpoints" / "last.ckpt"
+        checkpoint = last_checkpoint(self.run_dir / "classifier")
         chosen = [] if cam_threshold is None else [f"model.cam_threshold={cam_threshold}"]
         return self.predict_extra(
             "classifier", checkpoint, self.run_dir / "classifier_extra", self.run_dir / "cues", *chosen
@@ -221,7 +229,7 @@ class Steps:
         ids = read_id_list(self.meta.list_path(self.data_root, split))
         for image_id in ids:
             label = read_label_png(self.meta.gt_path(self.data_root, split, image_id, "labelTrainIds"))
-            write_label_png(folder / f"{image_id}_leftImg8bit.png", stuff[label])
+            write_label_png(self.meta.label_file(folder, image_id), stuff[label])
         return {"images": len(ids)}
 
     def gt_overrides(self, k: int, split: str) -> list[str]:
@@ -288,7 +296,7 @@ class Steps:
         folder = self.run_dir / f"round_{k}" / PSEUDO_GT["train_extra"] / "sem"
         ids = read_id_list(self.extra_list)
         labelled = [
-            np.mean(read_label_png(folder / f"{image_id}_leftImg8bit.png") != self.meta.ignore_label)
+            np.mean(read_label_png(self.meta.label_file(folder, image_id)) != self.meta.ignore_label)
             for image_id in ids
         ]
         return {"pseudo_gt_extra/labelled": float(np.mean(labelled)), "pseudo_gt_extra/images": len(ids)}
@@ -297,7 +305,7 @@ class Steps:
         """Round `k`'s segmenter on the train_extra images, into the round's prediction folder (the
         next round's pseudo-GT reads them there)."""
         folder = self.run_dir / f"round_{k}"
-        checkpoint = folder / "segmenter" / "checkpoints" / "last.ckpt"
+        checkpoint = last_checkpoint(folder / "segmenter")
         return self.predict_extra("segmenter", checkpoint, folder / "predict_extra", folder / "pred", round_k=k)
 
     def score_threshold(self, k: int, overrides: list[str]) -> dict:
@@ -343,10 +351,10 @@ class Steps:
             overrides.append("extra_split=train_extra")
             if self.loop.supervision != "full":
                 overrides.append(f"extra_labels={folder / PSEUDO_GT['train_extra']}")
-        previous = self.run_dir / f"round_{k - 1}" / "segmenter" / "checkpoints" / "last.ckpt"
+        previous = last_checkpoint(self.run_dir / f"round_{k - 1}" / "segmenter")
         if self.loop.warm_start and k > 1 and previous.exists():
             overrides.append(f"init_ckpt={previous}")
-        resume = folder / "segmenter" / "checkpoints" / "last.ckpt"
+        resume = last_checkpoint(folder / "segmenter")
         if resume.exists():  # an interrupted round: continue its training
             overrides.append(f"ckpt_path={resume}")
         metrics = self.train_stage("segmenter", folder / "segmenter", overrides, k, defaults)
