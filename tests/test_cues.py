@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import box, run_script
-from wsps.cues.consensus import cue_map, mandg_consensus
-from wsps.cues.grabcut import GrabCutParams, grabcut_box
+from wsps.cues.consensus import consensus, cue_map
+from wsps.cues.grabcut import GrabCutParams, grabcut_box, grabcut_cue
 from wsps.cues.job import image_cues
-from wsps.cues.proposals import ProposalParams, best_proposal
+from wsps.cues.proposals import ProposalParams, best_proposal, proposal_cue
 from wsps.cues.window import box_window
 from wsps.data.synthetic import generate
 from wsps.gt.boxes import box_slices, load_boxes, read_boxes_mat
@@ -84,7 +84,19 @@ def test_cue_map_conventions_and_contested_pixels():
 def test_consensus_rule():
     gc = np.array([[0, 13, 13, 13, I, 11, I]], np.uint8)
     pr = np.array([[0, 13, 11, I, 13, 11, I]], np.uint8)
-    np.testing.assert_array_equal(mandg_consensus(gc, pr, THINGS), [[0, 13, I, I, I, 11, I]])
+    for rule in ("all", "majority"):  # two cues: both rules are the paper's agreement
+        np.testing.assert_array_equal(consensus([gc, pr], THINGS, rule), [[0, 13, I, I, I, 11, I]])
+
+
+def test_consensus_of_three_cues():
+    a = np.array([[0, 13, 13, 13, 11, 5, I]], np.uint8)
+    b = np.array([[0, 13, 13, 11, 12, 5, I]], np.uint8)
+    c = np.array([[0, 13, 11, 12, 13, 5, I]], np.uint8)
+    np.testing.assert_array_equal(consensus([a, b, c], THINGS, "all"), [[0, 13, I, I, I, I, I]])
+    # majority: two of three; a stuff class (5) or ignore is never kept
+    np.testing.assert_array_equal(consensus([a, b, c], THINGS, "majority"), [[0, 13, 13, I, I, I, I]])
+    with pytest.raises(ValueError, match="consensus='most'"):
+        consensus([a, b], THINGS, "most")
 
 
 def test_two_overlapping_objects():
@@ -92,7 +104,8 @@ def test_two_overlapping_objects():
     image[20:60, 20:60] = (30, 60, 200)  # a blue square partly hidden by the red rectangle
     image[40:80, 50:110] = (200, 30, 40)
     boxes = [box(13, 50, 40, 109, 79), box(11, 20, 20, 59, 59)]
-    gc_map, pr_map, mandg = image_cues(image, boxes, GrabCutParams(), ProposalParams(), THINGS)
+    maps, mandg = image_cues(image, boxes, {"grabcut": grabcut_cue, "proposals": proposal_cue}, THINGS)
+    assert list(maps) == ["grabcut", "proposals"]
     assert (mandg[45:75, 60:105] == 13).mean() > 0.9  # the red car, away from the overlap
     assert (mandg[22:38, 22:48] == 11).mean() > 0.9  # the visible part of the blue person
     assert (mandg[0:15, :] == 0).all() and (mandg[90:, :] == 0).all()  # outside the boxes
@@ -139,3 +152,72 @@ def test_cli_on_generated_data(tmp_path):
         assert np.isin(maps["mcg_and_grabcut"], THINGS).any()
     again = run_script(args[:-1], cwd=tmp_path)
     assert "4 image(s): 0 written, 3 skipped (outputs exist), 1 failed" in again.stdout + again.stderr
+
+
+def test_a_new_cue_is_one_module_and_one_yaml(tmp_path, monkeypatch):
+    """A cue defined outside the package (a module and a YAML in a temporary folder, found
+    through Hydra's search path) runs through the loop's cues step, the consensus and
+    generate_gt, with no file of wsps changed."""
+    from hydra import compose, initialize_config_dir
+
+    from wsps import CONFIG_DIR
+    from wsps.data.metadata import dataset_meta
+    from wsps.loop.steps import Steps
+
+    plugin = tmp_path / "plugin"
+    (plugin / "conf" / "thing_cues").mkdir(parents=True)
+    (plugin / "inner_box_cue.py").write_text(
+        "def inner_box(image, boxes, border=0):\n"
+        "    import numpy as np\n"
+        "    masks = []\n"
+        "    for b in boxes:\n"
+        "        rows, cols = slice(b.ymin, b.ymax + 1), slice(b.xmin, b.xmax + 1)\n"
+        "        mask = np.zeros((b.ymax - b.ymin + 1, b.xmax - b.xmin + 1), bool)\n"
+        "        mask[border : mask.shape[0] - border, border : mask.shape[1] - border] = True\n"
+        "        masks.append((rows, cols, mask))\n"
+        "    return masks\n"
+    )
+    (plugin / "conf" / "thing_cues" / "inner_box.yaml").write_text(
+        "inner_box:\n  _target_: inner_box_cue.inner_box\n  border: 2\n"
+    )
+    monkeypatch.syspath_prepend(str(plugin))
+    root, run_dir = tmp_path / "data", tmp_path / "run"
+    generate(root, num_train=2, num_val=0, height=128, width=256, seed=2)
+    cues = [f"hydra.searchpath=[file://{plugin / 'conf'}]", "thing_cues=[grabcut,inner_box]"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=[
+                f"data_root={root}",
+                "dataset=synthetic",
+                "loop.steps.cues=[" + ",".join(f"'{c}'" for c in cues) + "]",
+            ],
+        )
+        steps = Steps(cfg, run_dir, "synthetic", record=None)
+        steps.prepare()
+        assert steps.cues() == {"images": 2}
+        steps.true_stuff_cues()
+        steps.run_gt(1, "train", steps.gt_overrides(1, "train"))
+    meta = dataset_meta("synthetic")
+    for image_id in read_id_list(root / "lists/train_id.txt"):
+        maps = {
+            kind: read_label_png(meta.label_file(run_dir / "cues" / kind / "train", image_id))
+            for kind in ("grabcut", "inner_box", "mcg_and_grabcut")
+        }
+        assert not (run_dir / "cues" / "proposals").exists()
+        boxes = load_boxes(
+            read_boxes_mat(root / "gtFine_bboxes/train/panoptic" / f"{image_id}_leftImg8bit.mat"),
+            CLASS_NAMES,
+            (128, 256),
+        )
+        single = [b for b in boxes if not (b.is_stuff or b.is_grp) and b.xmax - b.xmin > 6 and b.ymax - b.ymin > 6]
+        inner = single[0]
+        assert maps["inner_box"][inner.ymin + 3, inner.xmin + 3] in (
+            inner.class_id,
+            I,
+        )  # inside: its class (or contested)
+        np.testing.assert_array_equal(maps["mcg_and_grabcut"], consensus([maps["grabcut"], maps["inner_box"]], THINGS))
+        assert (maps["mcg_and_grabcut"] != maps["grabcut"]).any()  # the new cue changed the consensus
+        pseudo = read_label_png(meta.label_file(run_dir / "round_1" / "pseudo_gt" / "sem", image_id))
+        things = np.isin(maps["mcg_and_grabcut"], THINGS)
+        assert things.any() and (pseudo[things] == maps["mcg_and_grabcut"][things]).all()

@@ -1,9 +1,9 @@
 """Thing cues: `python -m wsps.cues data_root=D split=train pred_root=R [key=value ...]`.
 
-Writes, per image, `R/mcg_and_grabcut/<split>/<id>_leftImg8bit.png` (thing train id where
-GrabCut and the proposal agree, 255 where they do not or where boxes of two classes compete,
-0 outside thing boxes) and the single-cue maps under `R/grabcut/<split>/` and
-`R/proposals/<split>/`. Options: conf/cues.yaml.
+Writes, per image, `R/mcg_and_grabcut/<split>/<id>_leftImg8bit.png` (thing train id where the
+cues agree, by default GrabCut and the proposal; 255 where they do not or where boxes of two
+classes compete; 0 outside thing boxes) and each cue's map under `R/<cue>/<split>/`. Options:
+conf/cues.yaml; the cues: conf/thing_cues/.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
-from hydra.utils import to_absolute_path
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import instantiate, to_absolute_path
+from omegaconf import DictConfig
 
 from wsps import CONFIG_DIR
-from wsps.cues.grabcut import GrabCutParams
+from wsps.cues.consensus import CONSENSUS_RULES
 from wsps.cues.job import CueOptions, run
-from wsps.cues.proposals import ProposalParams
 from wsps.data.metadata import meta_for
 from wsps.io import ConfigError, InputError
 from wsps.runner import run_job
@@ -26,9 +25,14 @@ from wsps.runner import run_job
 def options_from_config(cfg: DictConfig) -> CueOptions:
     if cfg.split == "test":
         raise InputError(f"split={cfg.split}", "the test split has no boxes to take cues from")
-    grabcut = OmegaConf.to_container(cfg.grabcut, resolve=True)
-    proposals = OmegaConf.to_container(cfg.proposals, resolve=True)
-    proposals["scales"] = tuple(float(s) for s in proposals["scales"])
+    if not cfg.get("thing_cues"):
+        raise ConfigError("thing_cues is empty: choose at least one cue, e.g. thing_cues=[grabcut,proposals]")
+    if cfg.consensus not in CONSENSUS_RULES:
+        raise ConfigError(f"consensus={cfg.consensus}: choose one of {', '.join(CONSENSUS_RULES)}")
+    if cfg.thing_cue_dir.count("%s") != 1:
+        raise ConfigError(
+            f"thing_cue_dir must contain '%s' once (where the cue's name goes), got {cfg.thing_cue_dir!r}"
+        )
     return CueOptions(
         data_root=Path(to_absolute_path(cfg.data_root)),
         meta=meta_for(cfg),
@@ -38,15 +42,16 @@ def options_from_config(cfg: DictConfig) -> CueOptions:
         annotation_template=cfg.annotation_template,
         pred_root=Path(to_absolute_path(cfg.pred_root)),
         mcg_and_grabcut_dir=cfg.mcg_and_grabcut_dir,
-        grabcut_dir=cfg.grabcut_dir,
-        proposals_dir=cfg.proposals_dir,
+        thing_cues=tuple(
+            (str(name), instantiate(node, _partial_=True, _convert_="all")) for name, node in cfg.thing_cues.items()
+        ),
+        thing_cue_dir=cfg.thing_cue_dir,
+        consensus=cfg.consensus,
         output_template=cfg.mcg_and_grabcut_template,
         force_overwrite=bool(cfg.force_overwrite),
         num_workers=int(cfg.num_workers),
         shard_index=int(cfg.shard_index),
         num_shards=int(cfg.num_shards),
-        grabcut=GrabCutParams(**grabcut),
-        proposals=ProposalParams(**proposals),
     )
 
 
@@ -60,7 +65,7 @@ def main(cfg: DictConfig) -> None:
             )
         return run(opts)
 
-    run_job("cues", cues, (ConfigError, InputError, TypeError))  # TypeError: an unknown GrabCut or proposal parameter
+    run_job("cues", cues, (ConfigError, InputError, TypeError))  # TypeError: an unknown cue parameter
 
 
 if __name__ == "__main__":

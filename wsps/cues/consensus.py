@@ -1,4 +1,4 @@
-"""Per-box cue masks into label maps, and the M&G consensus of two maps (pure functions)."""
+"""Per-box cue masks into label maps, and the cues' consensus, the M&G map (pure functions)."""
 
 from __future__ import annotations
 
@@ -31,11 +31,27 @@ def cue_map(shape, boxes: Sequence[Box], instance_boxes: Sequence[Box], masks, i
     return out
 
 
-def mandg_consensus(
-    grabcut: np.ndarray, proposals: np.ndarray, thing_classes: Sequence[int], ignore_label: int = 255
+CONSENSUS_RULES = ("all", "majority")
+
+
+def consensus(
+    maps: Sequence[np.ndarray], thing_classes: Sequence[int], rule: str = "all", ignore_label: int = 255
 ) -> np.ndarray:
-    """Keep a thing class where both cue maps give it; background (0) where both say so; the
-    rest (disagreement, contested, no cue inside a box) becomes `ignore_label`."""
-    agree = grabcut == proposals
-    keep = agree & (np.isin(grabcut, thing_classes) | (grabcut == 0))
-    return np.where(keep, grabcut, ignore_label).astype(np.uint8)
+    """The cues' agreement, the M&G map: a pixel keeps a thing class, or background (0), that
+    every map gives it (`rule="all"`) or more than half of them (`"majority"`); the rest
+    (disagreement, contested, no cue inside a box) becomes `ignore_label`. With two maps both
+    rules are the paper's: GrabCut and the proposal agree.
+
+    Args:
+        maps: one (H, W) uint8 label map per cue (`cue_map`).
+    """
+    if rule not in CONSENSUS_RULES:
+        raise ValueError(f"consensus={rule!r}: choose one of {', '.join(CONSENSUS_RULES)}")
+    stack = np.stack(maps)
+    votes = np.stack([(stack == m).sum(axis=0) for m in stack])  # per map: how many maps agree with it
+    best = votes.argmax(axis=0)
+    label = np.take_along_axis(stack, best[None], axis=0)[0]
+    needed = len(maps) if rule == "all" else len(maps) // 2 + 1
+    agree = np.take_along_axis(votes, best[None], axis=0)[0] >= needed
+    keep = agree & (np.isin(label, thing_classes) | (label == 0))
+    return np.where(keep, label, ignore_label).astype(np.uint8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -57,3 +58,10 @@ def grabcut_box(image: np.ndarray, box: Box, params: GrabCutParams) -> tuple[sli
         pass  # a box too small or too uniform to model: the seeds stand as they are
     fg = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
     return window.rows, window.cols, window.expand(fg)
+
+
+def grabcut_cue(image: np.ndarray, boxes: Sequence[Box], **params) -> list[tuple[slice, slice, np.ndarray]]:
+    """The thing cue `grabcut` (conf/thing_cues/grabcut.yaml): GrabCut's foreground in each box,
+    as (rows, cols, mask) of its window; `params` are `GrabCutParams`' fields."""
+    settings = GrabCutParams(**params)
+    return [grabcut_box(image, box, settings) for box in boxes]

@@ -1,28 +1,35 @@
-"""The cue job: per image, GrabCut and proposal maps and their M&G consensus, written as palette PNGs."""
+"""The cue job: per image, each thing cue's map and their consensus (the M&G map), written as palette PNGs."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import cv2
+import numpy as np
 
-from wsps.cues.consensus import cue_map, mandg_consensus
-from wsps.cues.grabcut import GrabCutParams, grabcut_box
-from wsps.cues.proposals import ProposalParams, best_proposal
+from wsps.cues.consensus import consensus, cue_map
 from wsps.data.cityscapes import read_image
 from wsps.data.metadata import DatasetMeta
-from wsps.gt.boxes import load_box_file
+from wsps.gt.boxes import Box, load_box_file
 from wsps.io import read_id_list, write_label_png
 from wsps.runner import ImageResult, Summary, collect, keep_freed_memory, map_images, process, shard
 
 log = logging.getLogger(__name__)
 
 
+ThingCue = Callable[[np.ndarray, Sequence[Box]], list[tuple[slice, slice, np.ndarray]]]
+
+
 @dataclass(frozen=True)
 class CueOptions:
+    """`thing_cues`: (name, cue) pairs, a cue being (image, instance boxes) -> one (rows, cols,
+    mask) per box; `consensus`: how their maps are combined (`all` or `majority`). Each cue's map
+    goes to `pred_root/<thing_cue_dir % name>`, the consensus to `pred_root/mcg_and_grabcut_dir`."""
+
     data_root: Path
     meta: DatasetMeta
     split: str
@@ -31,42 +38,50 @@ class CueOptions:
     annotation_template: str
     pred_root: Path
     mcg_and_grabcut_dir: str
-    grabcut_dir: str
-    proposals_dir: str
+    thing_cues: tuple[tuple[str, ThingCue], ...]
+    thing_cue_dir: str = "%s/train"
+    consensus: str = "all"
     output_template: str = "%s_leftImg8bit.png"
     force_overwrite: bool = False
     num_workers: int = 1
     shard_index: int = 0
     num_shards: int = 1
-    grabcut: GrabCutParams = field(default_factory=GrabCutParams)
-    proposals: ProposalParams = field(default_factory=ProposalParams)
 
     def output_paths(self, image_id: str) -> dict[str, Path]:
+        """Each cue's map by its name, then the consensus (`mandg`), written last."""
         name = self.output_template % image_id
+        folders = [(cue, self.thing_cue_dir % cue) for cue, _ in self.thing_cues]
         return {
-            kind: self.pred_root / folder / name
-            for kind, folder in (
-                ("mandg", self.mcg_and_grabcut_dir),
-                ("grabcut", self.grabcut_dir),
-                ("proposals", self.proposals_dir),
-            )
+            kind: self.pred_root / folder / name for kind, folder in (*folders, ("mandg", self.mcg_and_grabcut_dir))
         }
 
     def boxes_path(self, image_id: str) -> Path:
         return self.data_root / self.annotation_dir / (self.annotation_template % image_id)
 
 
-def image_cues(image, boxes, grabcut: GrabCutParams, proposals: ProposalParams, thing_classes, ignore_label: int = 255):
-    """The GrabCut map, the proposal map and their M&G consensus for one image (pure)."""
+def image_cues(
+    image: np.ndarray,
+    boxes: Sequence[Box],
+    thing_cues: Mapping[str, ThingCue],
+    thing_classes: Sequence[int],
+    rule: str = "all",
+    ignore_label: int = 255,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each cue's label map and their consensus for one image (pure).
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        boxes: the image's boxes; the cues run on its instance boxes (not stuff, not groups).
+    Returns:
+        ({name: (H, W) uint8 map}, (H, W) uint8 consensus).
+    """
     instance_boxes = [box for box in boxes if not (box.is_stuff or box.is_grp)]
     shape = image.shape[:2]
-    grabcut_map = cue_map(
-        shape, boxes, instance_boxes, [grabcut_box(image, box, grabcut) for box in instance_boxes], ignore_label
-    )
-    proposal_map = cue_map(
-        shape, boxes, instance_boxes, [best_proposal(image, box, proposals) for box in instance_boxes], ignore_label
-    )
-    return grabcut_map, proposal_map, mandg_consensus(grabcut_map, proposal_map, thing_classes, ignore_label)
+    maps = {
+        name: cue_map(shape, boxes, instance_boxes, cue(image, instance_boxes), ignore_label)
+        for name, cue in thing_cues.items()
+    }
+    return maps, consensus(list(maps.values()), thing_classes, rule, ignore_label)
 
 
 def process_image(opts: CueOptions, image_id: str) -> ImageResult:
@@ -77,12 +92,12 @@ def process_image(opts: CueOptions, image_id: str) -> ImageResult:
 def _cues(opts: CueOptions, image_id: str) -> None:
     image = read_image(opts.meta.image_path(opts.data_root, opts.split, image_id))
     boxes = load_box_file(opts.boxes_path(image_id), opts.meta.class_names, image.shape[:2])
-    grabcut_map, proposal_map, mandg = image_cues(
-        image, boxes, opts.grabcut, opts.proposals, opts.meta.thing_classes, opts.meta.ignore_label
+    maps, mandg = image_cues(
+        image, boxes, dict(opts.thing_cues), opts.meta.thing_classes, opts.consensus, opts.meta.ignore_label
     )
     outputs = opts.output_paths(image_id)
-    write_label_png(outputs["grabcut"], grabcut_map)
-    write_label_png(outputs["proposals"], proposal_map)
+    for name, label in maps.items():
+        write_label_png(outputs[name], label)
     write_label_png(outputs["mandg"], mandg)  # last: its presence means the image is done
 
 

@@ -11,6 +11,7 @@ fills the box without spilling out of it.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -155,3 +156,12 @@ def best_proposal(image: np.ndarray, box: Box, params: ProposalParams) -> tuple[
         if score > best_score:
             best_score, best_mask = score, np.isin(seg, members)
     return window.rows, window.cols, window.expand(best_mask)
+
+
+def proposal_cue(image: np.ndarray, boxes: Sequence[Box], **params) -> list[tuple[slice, slice, np.ndarray]]:
+    """The thing cue `proposals` (conf/thing_cues/proposals.yaml): the best hierarchical proposal
+    in each box, as (rows, cols, mask) of its window; `params` are `ProposalParams`' fields."""
+    if "scales" in params:
+        params = {**params, "scales": tuple(float(s) for s in params["scales"])}
+    settings = ProposalParams(**params)
+    return [best_proposal(image, box, settings) for box in boxes]

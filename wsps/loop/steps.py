@@ -177,6 +177,20 @@ class Steps:
             raise StepFailed(f"cues {split}: {summary}: {summary.failures[0]}")
         return {"images": sum(summary.counts.values())}
 
+    def consensus_dir(self, split: str) -> Path:
+        """Where the cues step leaves the thing cues' consensus of `split` (the cues config's
+        `mcg_and_grabcut_dir` under the run's `cues/`)."""
+        cfg = compose(
+            config_name="cues",
+            overrides=[
+                f"dataset={self.dataset}",
+                f"data_root={self.data_root}",
+                f"split={split}",
+                *self.overrides("cues"),
+            ],
+        )
+        return self.run_dir / "cues" / cfg.mcg_and_grabcut_dir
+
     def train_stage(
         self, stage: str, folder: Path, overrides: list[str], round_k: int | None = None, defaults: tuple[str, ...] = ()
     ) -> dict:
@@ -240,7 +254,7 @@ class Steps:
         overrides = [
             f"split={split}",
             f"pred_root={source}",
-            f"mcg_and_grabcut_dir={self.run_dir / 'cues' / 'mcg_and_grabcut' / split}",
+            f"mcg_and_grabcut_dir={self.consensus_dir(split)}",
         ]
         if k > 1 and self.loop.keep_previous_labels:
             overrides += [
