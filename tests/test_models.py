@@ -89,7 +89,8 @@ def test_segmenter_input_scale_enlarges_the_image_and_shrinks_the_heads_back():
         CITYSCAPES.class_names, CITYSCAPES.thing_classes, input_scale=2.0, offset_scale=8.0
     ).eval()
     seen = {}
-    model.net.register_forward_hook(lambda net, args, out: seen.update(input=args[0], output=out))
+    model.net.encoder.register_forward_hook(lambda net, args, out: seen.update(input=args[0]))
+    model.net.segmentation_head.register_forward_hook(lambda net, args, out: seen.update(output=out))
     image = torch.randn(1, 3, 40, 70)
     out = model(image)
     assert seen["input"].shape == (1, 3, 96, 160)  # 80x140 padded to multiples of 32
@@ -98,6 +99,27 @@ def test_segmenter_input_scale_enlarges_the_image_and_shrinks_the_heads_back():
     expected = F.interpolate(seen["output"][..., :80, :140], size=(40, 70), mode="bilinear", align_corners=False)
     heads = torch.cat([out["sem"], out["center"], out["offset"] / 8.0], dim=1)
     assert heads.shape == (1, 22, 40, 70) and torch.allclose(heads, expected, atol=1e-6)
+
+
+def test_segmenter_last_layer_runs_in_float32_under_bfloat16_autocast():
+    """The heads' last layer in float32: its outputs are float32 and near the float32 network's,
+    nearer than a network wholly in bfloat16 gets; without autocast it is the network's output."""
+    from wsps.models.segmenter import head_in_float32
+
+    torch.manual_seed(0)
+    net = PanopticSegmenter(CITYSCAPES.class_names, CITYSCAPES.thing_classes).eval().net
+    image = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        reference = net(image)
+        assert torch.equal(head_in_float32(net, image), reference)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed, bf16 = head_in_float32(net, image), net(image)
+    assert mixed.dtype == torch.float32 and bf16.dtype == torch.bfloat16
+    mixed_error, bf16_error = ((out.float() - reference).abs().mean() for out in (mixed, bf16))
+    assert mixed_error < 0.8 * bf16_error
+    # bfloat16 keeps 8 bits: neighbouring heatmap values collapse into ties that float32 keeps apart
+    centre = CITYSCAPES.num_classes
+    assert mixed[:, centre].unique().numel() > 2 * bf16[:, centre].unique().numel()
 
 
 # ---------------------------------------------------------------- post-processing

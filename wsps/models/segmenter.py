@@ -40,10 +40,22 @@ def heads(
         image = F.interpolate(image, scale_factor=input_scale, mode="bilinear", align_corners=False)
     rows, cols = image.shape[-2:]
     image = F.pad(image, (0, -cols % 32, 0, -rows % 32)).contiguous(memory_format=memory_format)
-    out = net(image)[..., :rows, :cols]
+    out = head_in_float32(net, image)[..., :rows, :cols]
     if input_scale != 1:
         out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False)
     return out[:, :num_classes], out[:, num_classes : num_classes + 1], out[:, num_classes + 1 :] * offset_scale
+
+
+def head_in_float32(net: nn.Module, image: torch.Tensor) -> torch.Tensor:
+    """The smp network's output with its last layer (`segmentation_head`: the final convolution
+    and upsampling) in float32 when autocast is on. In bfloat16 the centre heatmap's peaks
+    flatten into ties that split instances, and PQ_th falls (benchmarks/bench_instances.py)."""
+    features = net.encoder(image)
+    decoded = net.decoder(features)
+    if not torch.is_autocast_enabled(image.device.type):
+        return net.segmentation_head(decoded)
+    with torch.autocast(image.device.type, enabled=False):
+        return net.segmentation_head(decoded.float())
 
 
 class PanopticSegmenter(pl.LightningModule):
