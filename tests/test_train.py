@@ -213,3 +213,19 @@ def test_an_ema_teacher_ends_the_segmenters_training(tmp_path, data):
     assert 0 <= metrics["val/mIoU"] <= 1
     key = "net.segmentation_head.0.weight"
     assert not torch.equal(seen["last"][key], seen["ema"][key])  # the average replaced the last step's weights
+
+
+def test_a_step_leaves_its_figures_in_metrics_json_whatever_the_logger(tmp_path, data):
+    """No logger at all: the figures are in <output_dir>/metrics.json, and a finished run started
+    again from its checkpoint still returns the training loss its first attempt left there."""
+    common = ["stage=segmenter", "trainer.max_epochs=1", "predict=false", "~logger", "data.batch_size=4"]
+    metrics = train(_cfg(tmp_path, data, *common))
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert written == pytest.approx(metrics) and {"train/loss", "val/PQ", "val/mIoU"} <= set(written)
+    assert not (tmp_path / "run" / "csv").exists()
+    again = train(_cfg(tmp_path, data, *common, f"ckpt_path={tmp_path}/run/checkpoints/last.ckpt"))
+    assert again["train/loss"] == pytest.approx(metrics["train/loss"]) and again["val/PQ"] == pytest.approx(
+        metrics["val/PQ"]
+    )
+    train(_cfg(tmp_path, data, *common, "trainer.max_epochs=2"))  # a fresh start forgets the first run's figures
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["train/loss"] != metrics["train/loss"]

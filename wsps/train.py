@@ -7,6 +7,7 @@ training as `selection` says (`wsps.selection`): by default from the crop tags, 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -20,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from wsps.data.cityscapes import LabelSource
 from wsps.data.metadata import DatasetMeta, meta_for
-from wsps.io import ConfigError, InputError, read_id_list
+from wsps.io import ConfigError, InputError, read_id_list, write_text
 from wsps.runner import finish
 from wsps.selection import cam_threshold_from_tags, cam_threshold_from_val_labels, check_selection
 
@@ -31,6 +32,42 @@ def resolved(cfg: DictConfig) -> dict:
     """The config as plain values for the loggers, without Hydra's own node (composed configs
     may carry it, with runtime values only a running app has)."""
     return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+
+
+METRICS_FILE = "metrics.json"
+
+
+def read_metrics(folder: str | os.PathLike) -> dict[str, float]:
+    """The figures a step left in `folder/metrics.json` (none: {})."""
+    path = Path(folder) / METRICS_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def update_metrics(folder: str | os.PathLike, metrics: dict[str, float]) -> dict[str, float]:
+    """Merge `metrics` into `folder/metrics.json` (newer values win), written atomically; returns
+    the merged figures."""
+    merged = {**read_metrics(folder), **{k: float(v) for k, v in metrics.items()}}
+    write_text(Path(folder) / METRICS_FILE, json.dumps(merged, indent=1, sort_keys=True))
+    return merged
+
+
+class MetricsFile(pl.Callback):
+    """The step's latest figures in `<output_dir>/metrics.json`, after every training and
+    validation epoch, whatever logger is on: what the loop reads (a run stopped after its last
+    epoch still has its training loss there)."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = folder
+
+    def _write(self, trainer: pl.Trainer) -> None:
+        if not trainer.sanity_checking and trainer.is_global_zero and trainer.callback_metrics:
+            update_metrics(self.folder, trainer.callback_metrics)
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        self._write(trainer)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._write(trainer)
 
 
 def label_source(cfg: DictConfig) -> LabelSource:
@@ -153,7 +190,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(cfg.data, _partial_=True)(**data_kwargs)  # objects stay objects
     model = instantiate(cfg.model, _convert_="all")  # plain types in the checkpoint's hyperparameters
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    callbacks.append(instantiate(cfg.writer))
+    callbacks += [instantiate(cfg.writer), MetricsFile(cfg.paths.output_dir)]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in trainer.loggers:
@@ -163,6 +200,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         state = torch.load(to_absolute_path(cfg.init_ckpt), map_location="cpu", weights_only=False)["state_dict"]
         model.load_state_dict(state)
     if cfg.fit:
+        if not cfg.ckpt_path and trainer.is_global_zero:  # a fresh start: no figures of an earlier run
+            Path(cfg.paths.output_dir, METRICS_FILE).unlink(missing_ok=True)
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
         if cfg.get("monitor") and cfg.monitor not in trainer.callback_metrics and not trainer.fast_dev_run:
             trainer.validate(model, datamodule=datamodule)  # a resumed run that had already finished its epochs
@@ -172,12 +211,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
             to_absolute_path(cfg.ckpt_path), optimizer=None, scheduler=None, encoder_weights=None, **chosen
         )  # the checkpoint holds the weights: nothing to download; the CAM threshold is the config's
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if cfg.fit and trainer.is_global_zero:  # with what earlier attempts left (a resumed, finished run logs no loss)
+        metrics = update_metrics(cfg.paths.output_dir, metrics)
 
     if cfg.stage == "classifier" and model.hparams.cam_threshold == "auto":
         chosen = choose_cam_threshold(cfg, model, datamodule, meta)
         metrics.update(chosen)
         for logger in trainer.loggers:
             logger.log_metrics(chosen)
+        if cfg.fit and trainer.is_global_zero:
+            update_metrics(cfg.paths.output_dir, chosen)
     if cfg.predict:
         trainer.predict(model, datamodule=datamodule, return_predictions=False)
     log.info("metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))

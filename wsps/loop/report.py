@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -18,17 +17,6 @@ from wsps.train import resolved
 def per_class(metrics: dict, prefix: str) -> dict[str, float]:
     """The per-class IoUs among a step's metrics, by class name."""
     return {k[len(prefix) :]: v for k, v in metrics.items() if k.startswith(prefix)}
-
-
-def last_logged(folder: Path, key: str) -> float | None:
-    """The last value of `key` in the CSV training logs of a step (`csv/version_N/metrics.csv`)."""
-    value = None
-    for path in sorted(folder.glob("csv/version_*/metrics.csv"), key=lambda p: int(p.parent.name.rsplit("_", 1)[1])):
-        with open(path, newline="") as handle:
-            for row in csv.DictReader(handle):
-                if row.get(key):
-                    value = float(row[key])
-    return value
 
 
 def write_results(run_dir: Path, results: dict) -> None:

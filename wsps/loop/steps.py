@@ -21,7 +21,6 @@ from wsps.gt.job import run as run_gt
 from wsps.gt.options import GTOptions
 from wsps.io import read_id_list, read_label_png, write_label_png
 from wsps.loop.record import RunRecord, StepFailed
-from wsps.loop.report import last_logged
 from wsps.prepare import options_from_config as prepare_options
 from wsps.prepare import prepare
 from wsps.selection import check_selection, score_threshold_from_annotations
@@ -371,9 +370,4 @@ class Steps:
         resume = last_checkpoint(folder / "segmenter")
         if resume.exists():  # an interrupted round: continue its training
             overrides.append(f"ckpt_path={resume}")
-        metrics = self.train_stage("segmenter", folder / "segmenter", overrides, k, defaults)
-        if (
-            "train/loss" not in metrics
-        ):  # it had trained every epoch before the interruption: take the loss from its log
-            metrics["train/loss"] = last_logged(folder / "segmenter", "train/loss")
-        return metrics
+        return self.train_stage("segmenter", folder / "segmenter", overrides, k, defaults)
