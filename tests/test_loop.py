@@ -158,7 +158,6 @@ def _permute_val_labels(data: Path, root: Path) -> None:
             path.unlink()
 
 
-@pytest.mark.slow
 def test_no_choice_of_the_weak_loop_reads_the_validation_labels(weak_run, data, tmp_path):
     permuted = tmp_path / "permuted"
     _permute_val_labels(data, permuted)
