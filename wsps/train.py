@@ -211,16 +211,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
             to_absolute_path(cfg.ckpt_path), optimizer=None, scheduler=None, encoder_weights=None, **chosen
         )  # the checkpoint holds the weights: nothing to download; the CAM threshold is the config's
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    if cfg.fit and trainer.is_global_zero:  # with what earlier attempts left (a resumed, finished run logs no loss)
-        metrics = update_metrics(cfg.paths.output_dir, metrics)
-
     if cfg.stage == "classifier" and model.hparams.cam_threshold == "auto":
         chosen = choose_cam_threshold(cfg, model, datamodule, meta)
         metrics.update(chosen)
         for logger in trainer.loggers:
             logger.log_metrics(chosen)
-        if cfg.fit and trainer.is_global_zero:
-            update_metrics(cfg.paths.output_dir, chosen)
+    if cfg.fit and trainer.is_global_zero:  # with what earlier attempts left (a resumed, finished run logs no loss)
+        metrics = update_metrics(cfg.paths.output_dir, metrics)
     if cfg.predict:
         trainer.predict(model, datamodule=datamodule, return_predictions=False)
     log.info("metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
