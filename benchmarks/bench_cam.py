@@ -68,7 +68,7 @@ def main() -> None:
         seconds = time.perf_counter() - start
     print(
         f"crop classifier, stage=classifier {' '.join(args.overrides)} ({cfg.trainer.max_epochs} epochs, "
-        f"{cfg.model.encoder_name}, {cfg.model.encoder_weights} weights), "
+        f"{cfg.model.net.encoder_name}, {cfg.model.net.encoder_weights} weights), "
         f"{seconds:.0f} s on {torch.get_num_threads()} threads"
     )
     print(

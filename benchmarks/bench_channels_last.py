@@ -23,21 +23,26 @@ sys.path.insert(0, str(REPO))
 
 from wsps import cpu_precision  # noqa: E402
 from wsps.data.metadata import dataset_meta  # noqa: E402
-from wsps.models.classifier import CropClassifier  # noqa: E402
-from wsps.models.segmenter import PanopticSegmenter  # noqa: E402
+from wsps.models.build import build_model  # noqa: E402
 
 WARMUP = 3
 
 
 def networks(meta, encoder_name: str = "tu-regnetx_002") -> dict:
-    """Per network on `encoder_name`: a constructor and its training batch."""
+    """Per network on `encoder_name` (random weights): a constructor and its training batch."""
+    net = [f"model.net.encoder_name={encoder_name}", "model.net.encoder_weights=null"]
+    names = {"class_names": meta.class_names, "thing_classes": meta.thing_classes}
     return {
-        "segmenter": (
-            lambda: PanopticSegmenter(meta.class_names, meta.thing_classes, encoder_name=encoder_name),
-            torch.rand(8, 3, 128, 256),
-        ),
+        "segmenter": (lambda: build_model("segmenter", net, **names), torch.rand(8, 3, 128, 256)),
         "classifier": (
-            lambda: CropClassifier(meta.class_names, (128, 256), (50, 63), encoder_name=encoder_name, input_scale=2.0),
+            lambda: build_model(
+                "classifier",
+                net,
+                class_names=meta.class_names,
+                canvas_size=(128, 256),
+                crop_size=(50, 63),
+                input_scale=2.0,
+            ),
             torch.rand(60, 3, 50, 63),
         ),
     }
@@ -47,7 +52,7 @@ def step_seconds(make, batch: torch.Tensor, memory_format, device: str, bf16: bo
     """Mean seconds of one forward, backward and AdamW step, after `WARMUP` steps."""
     torch.manual_seed(0)
     model = make().to(device, memory_format=memory_format)
-    model.memory_format = memory_format  # the inputs' format in forward
+    model.net.memory_format = memory_format  # the inputs' format in forward
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
     batch = batch.to(device)
     for k in range(WARMUP + steps):

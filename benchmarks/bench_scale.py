@@ -122,7 +122,7 @@ def _network(stage: str, root: Path, work: Path, device: str):
             *trainer,
             f"data_root={root}",
             f"pred_root={work / 'results'}",
-            "model.encoder_weights=null",
+            "model.net.encoder_weights=null",
             *(["model.cam_threshold=0.2"] if stage == "cam" else ["data.val_batch_size=1"]),
             "data.batch_size=1",
             "logger=csv",

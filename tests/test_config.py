@@ -202,7 +202,7 @@ def test_networks_start_from_imagenet_and_the_scratch_profile_restores_random_we
         assert {k: c.trainer.max_epochs for k, c in seg.items()} == {k: epochs[k] for k in (1, 2, 4)}
         assert clf.trainer.max_epochs == epochs["classifier"] and clf.model.input_scale == 2
         for c in (seg[1], seg[4], clf):
-            assert c.model.encoder_name == encoder and c.model.encoder_weights == weights
+            assert c.model.net.encoder_name == encoder and c.model.net.encoder_weights == weights
     assert with_profile_of("scratch") == ["loop.supervision=full", "experiment=[scratch]"]
 
 

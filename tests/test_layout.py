@@ -86,3 +86,17 @@ def test_the_check_reads_each_kind_of_import():
     assert imported_units(module, "from wsps import CONFIG_DIR, loop") == {"loop"}
     assert imported_units(module, "import numpy as np") == set()
     assert {"crops", "labels"} <= imported_units(PACKAGE / "gt" / "image_tags.py")
+
+
+def test_no_module_branches_on_the_stage():
+    """What a stage does beyond the shared fit and predict is in its task object (conf/stage/),
+    so neither the entry point nor train() asks which stage runs."""
+    for name in ("cli.py", "train.py"):
+        tree = ast.parse((PACKAGE / name).read_text())
+        compared = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Compare)
+            and any(isinstance(n, ast.Attribute) and n.attr == "stage" for n in ast.walk(node))
+        ]
+        assert not compared, f"wsps/{name} compares the stage at line {compared[0].lineno}"

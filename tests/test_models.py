@@ -12,6 +12,7 @@ from torch import nn
 
 from wsps.data.metadata import dataset_meta
 from wsps.eval.semantic import SemanticIoU, f_beta
+from wsps.models.build import build_model
 from wsps.models.cam import (
     allowed_classes,
     cam_label_counts,
@@ -29,8 +30,8 @@ from wsps.models.losses import (
     offset_loss,
     semantic_loss,
 )
+from wsps.models.nets import head_in_float32
 from wsps.models.postprocess import find_instance_centers, group_pixels, panoptic_from_outputs
-from wsps.models.segmenter import PanopticSegmenter
 
 I = 255
 THINGS = tuple(range(11, 19))
@@ -83,19 +84,25 @@ def test_center_and_offset_losses_are_weighted_means():
     assert zero.item() == 0 and zero.requires_grad
 
 
+def _segmenter(**values):
+    """The configured segmenter on Cityscapes' classes, on a small random encoder."""
+    net = ["model.net.encoder_name=tu-regnetx_002", "model.net.encoder_weights=null"]
+    return build_model(
+        "segmenter", net, class_names=CITYSCAPES.class_names, thing_classes=CITYSCAPES.thing_classes, **values
+    )
+
+
 def test_segmenter_input_scale_enlarges_the_image_and_shrinks_the_heads_back():
     torch.manual_seed(0)
-    model = PanopticSegmenter(
-        CITYSCAPES.class_names, CITYSCAPES.thing_classes, input_scale=2.0, offset_scale=8.0
-    ).eval()
+    model = _segmenter(input_scale=2.0, offset_scale=8.0).eval()
     seen = {}
     model.net.encoder.register_forward_hook(lambda net, args, out: seen.update(input=args[0]))
     model.net.segmentation_head.register_forward_hook(lambda net, args, out: seen.update(output=out))
     image = torch.randn(1, 3, 40, 70)
     out = model(image)
     assert seen["input"].shape == (1, 3, 96, 160)  # 80x140 padded to multiples of 32
-    enlarged = F.interpolate(model.normalise(image), scale_factor=2, mode="bilinear", align_corners=False)
-    assert torch.equal(seen["input"][..., :80, :140], enlarged)  # normalised, then enlarged
+    enlarged = model.net.normalise(F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False))
+    assert torch.equal(seen["input"][..., :80, :140], enlarged)  # enlarged, then normalised
     expected = F.interpolate(seen["output"][..., :80, :140], size=(40, 70), mode="bilinear", align_corners=False)
     heads = torch.cat([out["sem"], out["center"], out["offset"] / 8.0], dim=1)
     assert heads.shape == (1, 22, 40, 70) and torch.allclose(heads, expected, atol=1e-6)
@@ -104,16 +111,15 @@ def test_segmenter_input_scale_enlarges_the_image_and_shrinks_the_heads_back():
 def test_segmenter_last_layer_runs_in_float32_under_bfloat16_autocast():
     """The heads' last layer in float32: its outputs are float32 and near the float32 network's,
     nearer than a network wholly in bfloat16 gets; without autocast it is the network's output."""
-    from wsps.models.segmenter import head_in_float32
-
     torch.manual_seed(0)
-    net = PanopticSegmenter(CITYSCAPES.class_names, CITYSCAPES.thing_classes).eval().net
+    net = _segmenter().eval().net
     image = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
         reference = net(image)
-        assert torch.equal(head_in_float32(net, image), reference)
+        assert torch.equal(head_in_float32(net, net.normalise(image)), reference)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            mixed, bf16 = head_in_float32(net, image), net(image)
+            mixed = net(image)
+            bf16 = net.segmentation_head(net.decoder(net.encoder(net.normalise(image))))
     assert mixed.dtype == torch.float32 and bf16.dtype == torch.bfloat16
     mixed_error, bf16_error = ((out.float() - reference).abs().mean() for out in (mixed, bf16))
     assert mixed_error < 0.8 * bf16_error
@@ -159,7 +165,7 @@ def test_crop_tag_loss_is_the_tags_cross_entropy_and_skips_tags_of_cut_crops():
 
 def test_segmenter_adds_the_weighted_tag_loss_and_needs_the_tags():
     torch.manual_seed(0)
-    model = PanopticSegmenter(CITYSCAPES.class_names, CITYSCAPES.thing_classes, tag_weight=2.0)
+    model = _segmenter(tag_weight=2.0)
     batch = {
         "image": torch.randn(2, 3, 32, 64),
         "sem": torch.zeros(2, 32, 64, dtype=torch.long),

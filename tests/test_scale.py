@@ -22,8 +22,8 @@ SHAPE = (1024, 2048)
 # The Cityscapes experiments on this CPU: no download, a small encoder, one short epoch.
 CPU = [
     "trainer=cpu",
-    "model.encoder_weights=null",
-    "model.encoder_name=resnet18",
+    "model.net.encoder_weights=null",
+    "model.net.encoder_name=resnet18",
     "trainer.max_epochs=1",
     "data.num_workers=0",
     "logger=csv",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
@@ -229,3 +230,67 @@ def test_a_step_leaves_its_figures_in_metrics_json_whatever_the_logger(tmp_path,
     )
     train(_cfg(tmp_path, data, *common, "trainer.max_epochs=2"))  # a fresh start forgets the first run's figures
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["train/loss"] != metrics["train/loss"]
+
+
+TINY_NETS = '''
+import torch
+from torch import nn
+
+
+class TinySegmentationNet(nn.Module):
+    """Images (N, 3, H, W) in [0, 1], H and W even -> (N, classes, H, W)."""
+
+    def __init__(self, classes, width):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, width, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(width, classes, 1))
+
+    def forward(self, image):
+        return nn.functional.interpolate(self.body(image * 2 - 1), size=image.shape[-2:], mode="bilinear")
+
+
+class TinyFeatures(nn.Module):
+    """Crops (N, 3, h, w) in [0, 1] -> features (N, width, h / 4, w / 4)."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.out_channels = width
+        self.body = nn.Sequential(nn.Conv2d(3, width, 3, stride=2, padding=1), nn.ReLU(),
+                                  nn.Conv2d(width, width, 3, stride=2, padding=1), nn.ReLU())
+
+    def forward(self, crops):
+        return self.body(crops * 2 - 1)
+'''
+
+
+def test_another_network_is_one_module_and_one_yaml(tmp_path, data, monkeypatch):
+    """A network defined outside wsps (a module and a YAML per stage on the search paths) trains
+    both stages through train.py, and its checkpoint loads back into the same network."""
+    from wsps.models.segmenter import PanopticSegmenter
+
+    plugin = tmp_path / "plugin"
+    (plugin / "conf" / "model" / "net").mkdir(parents=True)
+    (plugin / "tiny_nets.py").write_text(TINY_NETS)
+    nets = plugin / "conf" / "model" / "net"
+    (nets / "tiny.yaml").write_text("_target_: tiny_nets.TinySegmentationNet\nwidth: 8\n")
+    (nets / "tiny_features.yaml").write_text("_target_: tiny_nets.TinyFeatures\nwidth: 8\n")
+    monkeypatch.syspath_prepend(str(plugin))
+    search = f"hydra.searchpath=[file://{plugin / 'conf'}]"
+
+    cfg = _cfg(tmp_path / "c", data, search, "stage=classifier", "model/net=tiny_features", "debug=fast")
+    metrics = train(cfg)
+    assert 0 <= metrics["val/mAP"] <= 1 and 0.05 <= metrics["selection/cam_threshold"] <= 0.6
+    written = sorted((tmp_path / "c/results/cam/train").iterdir())
+    assert len(written) == 4
+    assert all(set(np.unique(read_label_png(p)).tolist()) <= set(range(19)) | {255} for p in written)
+
+    one_epoch = ["trainer.max_epochs=1", "+trainer.limit_train_batches=2", "predict=false", "logger=csv"]
+    cfg = _cfg(tmp_path / "s", data, search, "stage=segmenter", "model/net=tiny", *one_epoch)
+    metrics = train(cfg)
+    assert {"val/PQ", "val/mIoU", "train/loss"} <= set(metrics) and 0 <= metrics["val/mIoU"] <= 1
+    model = PanopticSegmenter.load_from_checkpoint(tmp_path / "s/run/checkpoints/last.ckpt").eval()
+    assert type(model.net).__name__ == "TinySegmentationNet" and model.net.body[0].out_channels == 8
+    state = torch.load(tmp_path / "s/run/checkpoints/last.ckpt", weights_only=False)["state_dict"]
+    assert sorted(state) == sorted(f"net.{k}" for k in model.net.state_dict())
+    assert all(torch.equal(state[f"net.{k}"], v) for k, v in model.net.state_dict().items())
+    out = model(torch.rand(1, 3, 64, 128))
+    assert out["sem"].shape == (1, 19, 64, 128) and out["offset"].shape == (1, 2, 64, 128)

@@ -13,8 +13,7 @@ from skimage import data as skdata
 from tests.conftest import REPO, run_script
 from wsps.data.synthetic import generate
 from wsps.io import ConfigError, InputError
-from wsps.models.classifier import CropClassifier
-from wsps.models.segmenter import PanopticSegmenter
+from wsps.models.build import build_model
 from wsps.models.weights import (
     InputNormalisation,
     efficientnet_pytorch_to_timm,
@@ -28,29 +27,31 @@ from wsps.models.weights import (
 NAMES = ["road", "sky", "car"]
 
 
-def _classifier(weights=None) -> CropClassifier:
-    return CropClassifier(NAMES, canvas_size=(64, 128), crop_size=(32, 48), encoder_weights=weights)
+def _classifier(weights=None, encoder="tu-regnetx_002", **values):
+    net = [f"model.net.encoder_name={encoder}", f"model.net.encoder_weights={weights or 'null'}"]
+    return build_model("classifier", net, class_names=NAMES, canvas_size=(64, 128), crop_size=(32, 48), **values)
 
 
-def _segmenter(weights=None) -> PanopticSegmenter:
-    return PanopticSegmenter(NAMES, thing_classes=[2], encoder_weights=weights)
+def _segmenter(weights=None, encoder="tu-regnetx_002", **values):
+    net = [f"model.net.encoder_name={encoder}", f"model.net.encoder_weights={weights or 'null'}"]
+    return build_model("segmenter", net, class_names=NAMES, thing_classes=[2], **values)
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".pt", ".safetensors"])
 def test_a_file_from_a_random_encoder_loads_into_both_networks(tmp_path, suffix):
     torch.manual_seed(1)
-    source = _classifier().encoder.state_dict()
+    source = _classifier().net.encoder.state_dict()
     path = tmp_path / f"encoder{suffix}"
     if suffix == ".safetensors":
         save_file({k: v.contiguous() for k, v in source.items()}, path)
     else:
         torch.save(source, path)
     torch.manual_seed(2)
-    for encoder in (_classifier(path).encoder, _segmenter(path).net.encoder):
+    for encoder in (_classifier(path).net.encoder, _segmenter(path).net.encoder):
         loaded = encoder.state_dict()
         assert loaded.keys() == source.keys()
         assert all(torch.equal(loaded[k], source[k]) for k in source)
-    assert not torch.equal(_classifier().encoder.state_dict()[next(iter(source))], next(iter(source.values())))
+    assert not torch.equal(_classifier().net.encoder.state_dict()[next(iter(source))], next(iter(source.values())))
 
 
 def test_a_networks_own_state_dict_gives_its_encoder(tmp_path):
@@ -59,12 +60,12 @@ def test_a_networks_own_state_dict_gives_its_encoder(tmp_path):
     network = _segmenter()
     path = tmp_path / "network.pth"
     torch.save({k: v for k, v in network.net.state_dict().items() if k.startswith("encoder.")}, path)
-    loaded = _classifier(path).encoder.state_dict()
+    loaded = _classifier(path).net.encoder.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in network.net.encoder.state_dict().items())
 
 
 def test_mismatching_files_are_refused_naming_the_first_bad_key(tmp_path):
-    state = _classifier().encoder.state_dict()
+    state = _classifier().net.encoder.state_dict()
     first, second = list(state)[:2]
     missing = tmp_path / "missing.pth"
     torch.save({k: v for k, v in state.items() if k != second}, missing)
@@ -92,7 +93,7 @@ def test_imagenet_offline_fails_at_once_saying_how_to_get_the_file(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ConfigError, match=r"python -m wsps.models.weights tu-regnetx_002 FILE.pth"):
         imagenet_state_dict("tu-regnetx_002")
-    with pytest.raises(ConfigError, match="model.encoder_weights=imagenet"):
+    with pytest.raises(ConfigError, match="model.net.encoder_weights=imagenet"):
         _segmenter("imagenet")
 
 
@@ -104,7 +105,7 @@ def test_train_refuses_a_missing_weights_file_in_one_line(tmp_path):
             str(REPO / "train.py"),
             "stage=segmenter",
             f"data_root={tmp_path / 'data'}",
-            f"model.encoder_weights={missing}",
+            f"model.net.encoder_weights={missing}",
             "logger=csv",
             f"hydra.run.dir={tmp_path / 'run'}",
         ],
@@ -144,9 +145,8 @@ def test_imagenet_lite_weights_load_offline_into_both_networks(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # nothing is downloaded
     name = "tu-tf_efficientnet_lite0"
     network = packaged_state_dict(name)
-    classifier = CropClassifier(NAMES, (64, 128), (32, 48), encoder_name=name, encoder_weights="imagenet")
-    segmenter = PanopticSegmenter(NAMES, thing_classes=[2], encoder_name=name, encoder_weights="imagenet")
-    for encoder in (classifier.encoder, segmenter.net.encoder):
+    classifier, segmenter = _classifier("imagenet", name), _segmenter("imagenet", name)
+    for encoder in (classifier.net.encoder, segmenter.net.encoder):
         loaded = encoder.state_dict()
         assert len(loaded) == 288  # the network but its head (conv_head, bn2, classifier)
         for key, tensor in loaded.items():
@@ -177,7 +177,7 @@ def test_each_encoder_normalises_as_its_pretrained_weights_expect():
     )
     # the segmenter's network sees the normalised image: mid-grey is 0 for a Lite
     seen = {}
-    segmenter = PanopticSegmenter(NAMES, thing_classes=[2], encoder_name="tu-tf_efficientnet_lite0").eval()
+    segmenter = _segmenter(encoder="tu-tf_efficientnet_lite0").eval()
     segmenter.net.encoder.register_forward_pre_hook(lambda module, args: seen.setdefault("x", args[0]))
     segmenter(torch.full((1, 3, 64, 64), 0.5))
     assert seen["x"].abs().max() == 0
@@ -186,14 +186,14 @@ def test_each_encoder_normalises_as_its_pretrained_weights_expect():
 def test_the_encoder_can_learn_at_a_lower_rate_than_the_heads():
     from functools import partial
 
-    segmenter = PanopticSegmenter(NAMES, thing_classes=[2], encoder_lr_factor=0.1)
-    segmenter.optimizer_factory = partial(torch.optim.AdamW, lr=0.003)
+    segmenter = _segmenter(encoder_lr_factor=0.1)
+    segmenter.optimizer_factory, segmenter.scheduler_factory = partial(torch.optim.AdamW, lr=0.003), None
     groups = segmenter.configure_optimizers().param_groups
     assert [g["lr"] for g in groups] == pytest.approx([0.0003, 0.003])
     encoder = {id(p) for p in segmenter.net.encoder.parameters()}
     assert {id(p) for p in groups[0]["params"]} == encoder
     assert len(groups[0]["params"]) + len(groups[1]["params"]) == len(list(segmenter.parameters()))
     assert not encoder & {id(p) for p in groups[1]["params"]}
-    classifier = CropClassifier(NAMES, (64, 128), (32, 48), encoder_lr_factor=1.0)
-    classifier.optimizer_factory = partial(torch.optim.AdamW, lr=0.002)
+    classifier = _classifier(encoder_lr_factor=1.0)
+    classifier.optimizer_factory, classifier.scheduler_factory = partial(torch.optim.AdamW, lr=0.002), None
     assert [g["lr"] for g in classifier.configure_optimizers().param_groups] == [0.002]  # one group at a factor of 1

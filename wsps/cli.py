@@ -7,7 +7,7 @@ calls to them) compose the configs shipped in the package, so they run from any 
 from __future__ import annotations
 
 import hydra
-from hydra.utils import to_absolute_path
+from hydra.utils import instantiate, to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from wsps import CONFIG_DIR
@@ -35,10 +35,4 @@ def generate_gt_main(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def train_main(cfg: DictConfig) -> float | None:
     """The whole method (`stage=loop`, the default) or one network (`wsps-train`, `train.py`)."""
-    from wsps.loop import run_loop
-    from wsps.train import run_stage
-
-    if cfg.stage == "loop":
-        results = run_loop(cfg)
-        return results["final"].get("PQ")  # for sweepers that optimise a metric
-    return run_stage(cfg)
+    return instantiate(cfg.task).run(cfg)  # conf/stage/<stage>.yaml names the task

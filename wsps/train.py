@@ -121,8 +121,8 @@ def choose_cam_threshold(cfg: DictConfig, model, datamodule, meta: DatasetMeta) 
 
 
 def check_inputs(cfg: DictConfig, meta: DatasetMeta) -> None:
-    """Refuse a run whose data root, id lists or label folders are missing, before any logger or
-    output folder is made."""
+    """Refuse a run whose data root or id lists are missing, before any logger or output folder
+    is made."""
     data_root = Path(to_absolute_path(cfg.data_root))
     if not data_root.is_dir():
         raise InputError(data_root, "data root not found (data_root=...)")
@@ -136,17 +136,6 @@ def check_inputs(cfg: DictConfig, meta: DatasetMeta) -> None:
             raise InputError(
                 path, f"no id list for split {split} (python -m wsps.prepare data_root=... split={split} writes it)"
             )
-    if cfg.stage == "segmenter" and cfg.fit and cfg.labels not in (None, "gt"):
-        for name in (cfg.sem_save_dir, cfg.ins_save_dir):
-            folder = Path(to_absolute_path(cfg.labels)) / name
-            if not folder.is_dir():
-                raise InputError(
-                    folder, "label folder not found (labels=... holds the pseudo-GT's sem_save_dir and ins_save_dir)"
-                )
-    if cfg.stage == "segmenter" and cfg.fit and extra and cfg.extra_labels not in (None, "gt"):
-        folder = Path(to_absolute_path(cfg.extra_labels)) / cfg.sem_save_dir
-        if not folder.is_dir():
-            raise InputError(folder, "label folder not found (extra_labels=... holds the pseudo-GT's sem_save_dir)")
 
 
 def input_error_message(err: BaseException) -> str | None:
@@ -161,11 +150,11 @@ def input_error_message(err: BaseException) -> str | None:
     return str(err) if isinstance(err, (ConfigError, InputError)) else None
 
 
-def run_stage(cfg: DictConfig) -> float | None:
+def run_stage(cfg: DictConfig, task: NetworkTask | None = None) -> float | None:
     """`train.py stage=classifier|segmenter`: train, with one line and exit code 2 for a bad
     option or input (the file or key named) instead of a traceback."""
     try:
-        metrics = train(cfg)
+        metrics = train(cfg, task)
     except (ConfigError, InputError, InstantiationException, RuntimeError) as err:
         message = input_error_message(err)
         if message is None:
@@ -176,17 +165,89 @@ def run_stage(cfg: DictConfig) -> float | None:
     return metrics.get(cfg.monitor) if cfg.get("monitor") else None
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit (and predict) as the config says; returns the final metrics."""
+class NetworkTask:
+    """One network's stage (`stage=classifier|segmenter`; the config's `task` node names it):
+    how `train` checks its inputs, builds its data, fits, loads a checkpoint and predicts. What
+    differs between the networks is in the subclasses' hooks, not in branches of `train`."""
+
+    def run(self, cfg: DictConfig) -> float | None:
+        """The stage as `train.py` runs it (one line and exit code 2 for bad input)."""
+        return run_stage(cfg, self)
+
+    def check_inputs(self, cfg: DictConfig) -> None:
+        """Refuse missing inputs of the stage's own (beyond the data root and id lists)."""
+
+    def data_kwargs(self, cfg: DictConfig) -> dict:
+        """The datamodule's arguments of the stage's own."""
+        return {}
+
+    def fit(self, cfg: DictConfig, trainer: pl.Trainer, model, datamodule) -> None:
+        if not cfg.ckpt_path and trainer.is_global_zero:  # a fresh start: no figures of an earlier run
+            Path(cfg.paths.output_dir, METRICS_FILE).unlink(missing_ok=True)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        if cfg.get("monitor") and cfg.monitor not in trainer.callback_metrics and not trainer.fast_dev_run:
+            trainer.validate(model, datamodule=datamodule)  # a resumed run that had already finished its epochs
+
+    def load(self, cfg: DictConfig, model):
+        """The checkpoint `ckpt_path` in place of the freshly built `model` (predict without fit)."""
+        return type(model).load_from_checkpoint(to_absolute_path(cfg.ckpt_path))
+
+    def ready(self, cfg: DictConfig, model, datamodule, meta: DatasetMeta) -> dict[str, float]:
+        """Whatever the model needs after fitting or loading, before it predicts; its figures."""
+        return {}
+
+    def predict(self, cfg: DictConfig, trainer: pl.Trainer, model, datamodule) -> None:
+        trainer.predict(model, datamodule=datamodule, return_predictions=False)
+
+
+class ClassifierTask(NetworkTask):
+    """The crop classifier: an `auto` CAM threshold is chosen before it predicts
+    (`choose_cam_threshold`); a loaded checkpoint takes the config's threshold."""
+
+    def load(self, cfg: DictConfig, model):
+        return type(model).load_from_checkpoint(to_absolute_path(cfg.ckpt_path), cam_threshold=cfg.model.cam_threshold)
+
+    def ready(self, cfg: DictConfig, model, datamodule, meta: DatasetMeta) -> dict[str, float]:
+        if model.hparams.cam_threshold != "auto":
+            return {}
+        return choose_cam_threshold(cfg, model, datamodule, meta)
+
+
+class SegmenterTask(NetworkTask):
+    """The panoptic segmenter: it trains on the labels `labels` names (the true ones, a pseudo-GT,
+    or a mix), and the `extra_split` images on `extra_labels`."""
+
+    def check_inputs(self, cfg: DictConfig) -> None:
+        if not cfg.fit:
+            return
+        if cfg.labels not in (None, "gt"):
+            for name in (cfg.sem_save_dir, cfg.ins_save_dir):
+                folder = Path(to_absolute_path(cfg.labels)) / name
+                if not folder.is_dir():
+                    raise InputError(
+                        folder,
+                        "label folder not found (labels=... holds the pseudo-GT's sem_save_dir and ins_save_dir)",
+                    )
+        if cfg.data.get("extra_split") and cfg.extra_labels not in (None, "gt"):
+            folder = Path(to_absolute_path(cfg.extra_labels)) / cfg.sem_save_dir
+            if not folder.is_dir():
+                raise InputError(folder, "label folder not found (extra_labels=... holds the pseudo-GT's sem_save_dir)")
+
+    def data_kwargs(self, cfg: DictConfig) -> dict:
+        return {"labels": label_source(cfg), "extra_labels": extra_label_source(cfg)}
+
+
+def train(cfg: DictConfig, task: NetworkTask | None = None) -> dict[str, float]:
+    """Fit (and predict) as the config says, the stage's `task` (by default the config's) doing
+    what is the stage's own; returns the final metrics."""
+    task = task or instantiate(cfg.task)
     meta = meta_for(cfg)
     check_inputs(cfg, meta)
+    task.check_inputs(cfg)
     pl.seed_everything(cfg.seed, workers=True)
     if cfg.get("logger") and "wandb" in cfg.logger and cfg.logger.wandb.get("offline", True):
         os.environ.setdefault("WANDB_MODE", "offline")
-    data_kwargs = {"data_root": to_absolute_path(cfg.data_root), "meta": meta}
-    if cfg.stage == "segmenter":
-        data_kwargs["labels"] = label_source(cfg)
-        data_kwargs["extra_labels"] = extra_label_source(cfg)
+    data_kwargs = {"data_root": to_absolute_path(cfg.data_root), "meta": meta, **task.data_kwargs(cfg)}
     datamodule = instantiate(cfg.data, _partial_=True)(**data_kwargs)  # objects stay objects
     model = instantiate(cfg.model, _convert_="all")  # plain types in the checkpoint's hyperparameters
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
@@ -200,25 +261,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
         state = torch.load(to_absolute_path(cfg.init_ckpt), map_location="cpu", weights_only=False)["state_dict"]
         model.load_state_dict(state)
     if cfg.fit:
-        if not cfg.ckpt_path and trainer.is_global_zero:  # a fresh start: no figures of an earlier run
-            Path(cfg.paths.output_dir, METRICS_FILE).unlink(missing_ok=True)
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-        if cfg.get("monitor") and cfg.monitor not in trainer.callback_metrics and not trainer.fast_dev_run:
-            trainer.validate(model, datamodule=datamodule)  # a resumed run that had already finished its epochs
+        task.fit(cfg, trainer, model, datamodule)
     elif cfg.ckpt_path:
-        chosen = {"cam_threshold": cfg.model.cam_threshold} if cfg.stage == "classifier" else {}
-        model = type(model).load_from_checkpoint(
-            to_absolute_path(cfg.ckpt_path), optimizer=None, scheduler=None, encoder_weights=None, **chosen
-        )  # the checkpoint holds the weights: nothing to download; the CAM threshold is the config's
+        model = task.load(cfg, model)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    if cfg.stage == "classifier" and model.hparams.cam_threshold == "auto":
-        chosen = choose_cam_threshold(cfg, model, datamodule, meta)
+    chosen = task.ready(cfg, model, datamodule, meta)
+    if chosen:
         metrics.update(chosen)
         for logger in trainer.loggers:
             logger.log_metrics(chosen)
     if cfg.fit and trainer.is_global_zero:  # with what earlier attempts left (a resumed, finished run logs no loss)
         metrics = update_metrics(cfg.paths.output_dir, metrics)
     if cfg.predict:
-        trainer.predict(model, datamodule=datamodule, return_predictions=False)
+        task.predict(cfg, trainer, model, datamodule)
     log.info("metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
     return metrics

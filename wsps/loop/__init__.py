@@ -192,3 +192,11 @@ def run_loop(cfg: DictConfig) -> dict:
             raise
         log.error("%s", message)
         raise SystemExit(1) from None
+
+
+class LoopTask:
+    """The whole method as a stage (`stage=loop`; the config's `task` node names it)."""
+
+    def run(self, cfg: DictConfig) -> float | None:
+        """The loop's final PQ, for sweepers that optimise a metric."""
+        return run_loop(cfg)["final"].get("PQ")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
 import pytorch_lightning as pl
-import segmentation_models_pytorch as smp
 import torch
 import torch.nn.functional as F
 from skimage.segmentation import felzenszwalb
@@ -17,10 +16,11 @@ from torchmetrics.classification import MultilabelAveragePrecision
 
 from wsps.crops import crop_grid
 from wsps.data.transforms import working_size
+from wsps.models.build import NetworkModule
 from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, pamr, stitch_cams, superpixel_pool
 from wsps.models.crf import crf_labels
-from wsps.models.optim import configure
-from wsps.models.weights import InputNormalisation, load_encoder_weights
+from wsps.models.nets import MEMORY_FORMAT, build_net
+from wsps.models.optim import factories
 
 
 def superpixels(
@@ -67,59 +67,53 @@ class PositiveCounts(Metric):
 CAM_CHUNK = 5
 
 
-class CropClassifier(pl.LightningModule):
-    """Encoder (segmentation-models-pytorch; `encoder_weights` as in `wsps.models.weights`) + 1x1-conv head + average
-    pooling, binary cross-entropy on each crop's tags. `output_stride` (dilation) and
-    `input_scale` (crops are enlarged before the encoder) set the CAMs' resolution.
+class CropClassifier(NetworkModule, pl.LightningModule):
+    """A network's features (`net`: the config node of a classifier network, see
+    `wsps.models.nets`; by default an encoder from segmentation-models-pytorch) + 1x1-conv head +
+    average pooling, binary cross-entropy on each crop's tags. The network's stride and
+    `input_scale` (crops are enlarged before the network) set the CAMs' resolution.
     `cam_pamr` (`dilations`, `iterations`, `max_side`: see `wsps.models.cam.pamr`) refines the
     stitched CAMs along the image's edges; `cam_superpixels` (Felzenszwalb's `scale`, `sigma`,
     `min_size`, and the `max_side` of the image they are computed on) pools them
     within superpixels before the argmax; `cam_crf` (the keyword arguments of
     `wsps.models.crf.crf_labels`, or null for a plain argmax) refines the labels with a dense CRF;
     `cam_threshold` is a number or `auto` (chosen after training as `selection` says, see
-    `wsps.selection`)."""
+    `wsps.selection`). The defaults of every argument are in conf/model/classifier.yaml."""
 
-    #: Of weights and inputs: channels-last convolutions are faster (benchmarks/bench_channels_last.py).
-    memory_format = torch.channels_last
+    stage = "classifier"
+    #: a checkpoint written before `model.net`: its network's class and the options it held
+    legacy_net = ("wsps.models.nets.SmpEncoderNet", ("encoder_name", "encoder_weights", "output_stride"))
 
     def __init__(
         self,
+        net: Mapping,
         class_names: Sequence[str],
         canvas_size: Sequence[int],
         crop_size: Sequence[int],
-        encoder_name: str = "tu-regnetx_002",
-        encoder_weights: str | None = None,
-        encoder_lr_factor: float = 1.0,
-        output_stride: int = 8,
-        input_scale: float = 2.0,
-        cam_threshold: float | str = "auto",
-        cam_superpixels: dict | None = None,
-        cam_pamr: dict | None = None,
-        cam_crf: dict | None = None,
-        optimizer=None,
-        scheduler=None,
+        encoder_lr_factor: float,
+        input_scale: float,
+        cam_threshold: float | str,
+        cam_superpixels: dict | None,
+        cam_pamr: dict | None,
+        cam_crf: dict | None,
+        optimizer: Mapping | None = None,
+        scheduler: Mapping | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
-        self.encoder = smp.encoders.get_encoder(
-            encoder_name, in_channels=3, depth=5, weights=None, output_stride=output_stride
-        )
-        load_encoder_weights(self.encoder, encoder_weights, encoder_name)
-        self.normalise = InputNormalisation(encoder_name)
+        self.net = build_net(net)
         num_classes = len(class_names)
-        self.head = nn.Conv2d(self.encoder.out_channels[-1], num_classes, kernel_size=1)
-        self.to(memory_format=self.memory_format)
+        self.head = nn.Conv2d(self.net.out_channels, num_classes, kernel_size=1).to(memory_format=MEMORY_FORMAT)
         self.crops = crop_grid(canvas_size, crop_size)
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.optimizer_factory, self.scheduler_factory = factories(optimizer, scheduler)
         self.val_ap = MultilabelAveragePrecision(num_labels=num_classes, average="none")
         self.val_positives = PositiveCounts(num_classes)
 
     def features(self, crops: torch.Tensor) -> torch.Tensor:
-        """The encoder's last features of a batch of crops (N, 3, h, w) in [0, 1]."""
-        crops = self.normalise(crops)
+        """The network's features of a batch of crops (N, 3, h, w) in [0, 1], enlarged `input_scale` times."""
         if self.hparams.input_scale != 1:
             crops = F.interpolate(crops, scale_factor=self.hparams.input_scale, mode="bilinear", align_corners=False)
-        return self.encoder(crops.contiguous(memory_format=self.memory_format))[-1]
+        return self.net(crops)
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         """Logits (N, C) of a batch of crops (N, 3, h, w) in [0, 1]."""
@@ -204,8 +198,3 @@ class CropClassifier(pl.LightningModule):
             self.cam_label_map(full, image, threshold) for full, image in zip(self.stitched_cams(batch), batch["image"])
         ]
         return {"id": list(batch["id"]), "cam_label": [label.cpu().numpy() for label in labels]}
-
-    def configure_optimizers(self):
-        return configure(
-            self, self.optimizer_factory, self.scheduler_factory, self.encoder, self.hparams.encoder_lr_factor
-        )

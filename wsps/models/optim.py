@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
+from hydra.utils import instantiate
 from torch import nn
+
+
+def factories(*nodes):
+    """Each of the optimiser's and scheduler's config nodes (`_partial_: true`) as the partial it
+    names; a partial or None stays as it is."""
+    return tuple(instantiate(node) if isinstance(node, Mapping) else node for node in nodes)
 
 
 def parameter_groups(module: nn.Module, encoder: nn.Module, encoder_lr_factor: float, lr: float) -> list[dict]:

