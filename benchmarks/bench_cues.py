@@ -28,13 +28,11 @@ sys.path.insert(0, str(REPO))
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 
-from wsps.cues.__main__ import options_from_config  # noqa: E402
-from wsps.cues.job import process_image  # noqa: E402
+from wsps.cues.job import CueOptions, process_image  # noqa: E402
 from wsps.data.cityscapes import gt_path  # noqa: E402
 from wsps.io import read_id_list, read_label_png  # noqa: E402
 from wsps.labels import THING_CLASSES, label_ids_to_train_ids  # noqa: E402
-from wsps.prepare import options_from_config as prepare_options  # noqa: E402
-from wsps.prepare import prepare  # noqa: E402
+from wsps.prepare import PrepareOptions, prepare  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 AUTHORS = SHARED / "wsps_sample" / "results" / "mcg_and_grabcut" / "train" / "aachen_000000_000019_leftImg8bit.png"
@@ -62,8 +60,8 @@ def main() -> None:
         shutil.copytree(args.data, root)
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
             cfg = compose(config_name="cues", overrides=[f"data_root={root}", f"pred_root={tmp}/results"])
-            prepare(prepare_options(compose(config_name="prepare", overrides=[f"data_root={root}"])))
-        opts = options_from_config(cfg)
+            prepare(PrepareOptions.from_config(compose(config_name="prepare", overrides=[f"data_root={root}"])))
+        opts = CueOptions.from_config(cfg)
         rows = []
         for image_id in read_id_list(root / cfg.list_path):
             start = time.perf_counter()

@@ -142,15 +142,15 @@ def cpu_stage(stage: str, root: Path, work: Path):
     composes it; it returns the image's `ImageResult`."""
     common = ["dataset=cityscapes", f"data_root={root}"]
     if stage == "prepare":
-        from wsps.prepare import options_from_config, prepare_image
+        from wsps.prepare import PrepareOptions, prepare_image
 
-        return partial(prepare_image, options_from_config(_compose("prepare", [*common, "force_overwrite=true"])))
+        cfg = _compose("prepare", [*common, "force_overwrite=true"])
+        return partial(prepare_image, PrepareOptions.from_config(cfg))
     if stage == "cues":
-        from wsps.cues.__main__ import options_from_config
-        from wsps.cues.job import process_image
+        from wsps.cues.job import CueOptions, process_image
 
         cfg = _compose("cues", [*common, f"pred_root={work / 'results'}", "force_overwrite=true"])
-        return partial(process_image, options_from_config(cfg))
+        return partial(process_image, CueOptions.from_config(cfg))
     from omegaconf import OmegaConf
 
     from wsps.gt.options import GTOptions

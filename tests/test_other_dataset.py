@@ -14,7 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from tests.conftest import REPO
-from wsps.cues.__main__ import options_from_config as cue_options
+from wsps.cues.job import CueOptions
 from wsps.cues.job import run as run_cues
 from wsps.data.metadata import DatasetMeta, dataset_meta, meta_for
 from wsps.data.synthetic import generate
@@ -23,8 +23,7 @@ from wsps.gt.boxes import read_boxes_mat
 from wsps.gt.job import run as run_gt
 from wsps.gt.options import GTOptions
 from wsps.io import ConfigError, read_id_list, read_label_png, read_uint16_png, write_label_png, write_png, write_text
-from wsps.prepare import options_from_config as prepare_options
-from wsps.prepare import prepare
+from wsps.prepare import PrepareOptions, prepare
 from wsps.train import train
 
 CAMVID = dataset_meta("camvid")
@@ -122,7 +121,7 @@ def test_a_file_template_without_one_placeholder_is_refused():
 def test_every_part_runs_on_eleven_classes(root, tmp_path):
     names = set(CAMVID.class_names)
     # prepare: boxes with CamVid's names, one per instance, image-wide ones for the stuff present
-    summary = prepare(prepare_options(_compose("prepare", root, "split=train")))
+    summary = prepare(PrepareOptions.from_config(_compose("prepare", root, "split=train")))
     assert summary.failed == 0
     ids = read_id_list(root / "lists/train_id.txt")
     for image_id in ids:
@@ -136,7 +135,7 @@ def test_every_part_runs_on_eleven_classes(root, tmp_path):
 
     # cues: only CamVid's thing ids (or 0 / 255) in the M&G map
     results = tmp_path / "results"
-    assert run_cues(cue_options(_compose("cues", root, "split=train", f"pred_root={results}"))).failed == 0
+    assert run_cues(CueOptions.from_config(_compose("cues", root, "split=train", f"pred_root={results}"))).failed == 0
     for image_id in ids:
         mandg = read_label_png(results / "mcg_and_grabcut/train" / f"{image_id}_leftImg8bit.png")
         assert set(np.unique(mandg).tolist()) <= {0, 255, 8, 9, 10}
@@ -233,7 +232,7 @@ def test_a_label_outside_the_classes_is_refused_naming_the_file(root, tmp_path):
     label = read_label_png(label_path)
     label[0, 0] = 12
     write_label_png(label_path, label)
-    summary = prepare(prepare_options(_compose("prepare", bad, "split=train", "force_overwrite=true")))
+    summary = prepare(PrepareOptions.from_config(_compose("prepare", bad, "split=train", "force_overwrite=true")))
     assert summary.failed == 1
     assert str(label_path) in summary.failures[0] and "[12]" in summary.failures[0]
 

@@ -13,6 +13,7 @@ to its sibling `thing-only`. The id list `<list_path>` is written from the folde
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -25,6 +26,7 @@ from wsps import CONFIG_DIR
 from wsps.data.metadata import DatasetMeta, meta_for
 from wsps.gt.boxes import extract_boxes, write_boxes_json, write_boxes_mat
 from wsps.io import ConfigError, InputError, read_id_list, read_label_png, read_uint16_png, write_png, write_text
+from wsps.options import build_options
 from wsps.runner import ImageResult, collect, map_images, process, run_job
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,18 @@ class PrepareOptions:
     is_panoptic: bool
     incl_grps: bool
     force_overwrite: bool
+
+    @classmethod
+    def from_config(cls, cfg: Mapping) -> PrepareOptions:
+        """The options of a composed conf/prepare.yaml (`wsps.options.build_options`)."""
+        data_root = Path(to_absolute_path(cfg["data_root"]))
+        return build_options(
+            cls,
+            cfg,
+            data_root=data_root,
+            box_dir=data_root / box_dir_for(cfg["annotation_dir"], cfg["is_panoptic"]),
+            meta=meta_for(cfg),
+        )
 
     def gt_path(self, image_id: str, kind: str) -> Path:
         city = image_id.split("_", 1)[0]
@@ -142,26 +156,11 @@ def prepare(opts: PrepareOptions, num_workers: int = 1):
     return summary
 
 
-def options_from_config(cfg: DictConfig) -> PrepareOptions:
-    data_root = Path(to_absolute_path(cfg.data_root))
-    return PrepareOptions(
-        data_root=data_root,
-        split=cfg.split,
-        gt_kind=cfg.gt_kind,
-        gt_label_dir=cfg.gt_label_dir,
-        list_path=cfg.list_path,
-        box_dir=data_root / box_dir_for(cfg.annotation_dir, cfg.is_panoptic),
-        annotation_template=cfg.annotation_template,
-        meta=meta_for(cfg),
-        is_panoptic=bool(cfg.is_panoptic),
-        incl_grps=bool(cfg.incl_grps),
-        force_overwrite=bool(cfg.force_overwrite),
-    )
-
-
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
 def main(cfg: DictConfig) -> None:
-    run_job("prepare", lambda: prepare(options_from_config(cfg), int(cfg.num_workers)), (ConfigError, InputError))
+    run_job(
+        "prepare", lambda: prepare(PrepareOptions.from_config(cfg), int(cfg.num_workers)), (ConfigError, InputError)
+    )
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from hydra.utils import instantiate, to_absolute_path
 
-from wsps.cues.consensus import consensus, cue_map
+from wsps.cues.consensus import CONSENSUS_RULES, consensus, cue_map
 from wsps.data.cityscapes import read_image
-from wsps.data.metadata import DatasetMeta
+from wsps.data.metadata import DatasetMeta, meta_for
 from wsps.gt.boxes import Box, load_box_file
-from wsps.io import read_id_list, write_label_png
+from wsps.io import ConfigError, InputError, read_id_list, write_label_png
+from wsps.options import build_options
 from wsps.runner import ImageResult, Summary, collect, keep_freed_memory, map_images, process, shard
 
 log = logging.getLogger(__name__)
@@ -39,17 +41,48 @@ class CueOptions:
     pred_root: Path
     mcg_and_grabcut_dir: str
     thing_cues: tuple[tuple[str, ThingCue], ...]
-    thing_cue_dir: str = "%s/train"
-    consensus: str = "all"
-    output_template: str = "%s_leftImg8bit.png"
-    force_overwrite: bool = False
-    num_workers: int = 1
-    shard_index: int = 0
-    num_shards: int = 1
+    thing_cue_dir: str
+    consensus: str
+    mcg_and_grabcut_template: str
+    force_overwrite: bool
+    num_workers: int
+    shard_index: int
+    num_shards: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping) -> CueOptions:
+        """The options of a composed conf/cues.yaml (`wsps.options.build_options`), checked."""
+        if cfg["split"] == "test":
+            raise InputError(f"split={cfg['split']}", "the test split has no boxes to take cues from")
+        if not cfg.get("thing_cues"):
+            raise ConfigError("thing_cues is empty: choose at least one cue, e.g. thing_cues=[grabcut,proposals]")
+        if cfg["consensus"] not in CONSENSUS_RULES:
+            raise ConfigError(f"consensus={cfg['consensus']}: choose one of {', '.join(CONSENSUS_RULES)}")
+        if cfg["thing_cue_dir"].count("%s") != 1:
+            raise ConfigError(
+                f"thing_cue_dir must contain '%s' once (where the cue's name goes), got {cfg['thing_cue_dir']!r}"
+            )
+        options = build_options(
+            cls,
+            cfg,
+            data_root=Path(to_absolute_path(cfg["data_root"])),
+            pred_root=Path(to_absolute_path(cfg["pred_root"])),
+            meta=meta_for(cfg),
+            thing_cues=tuple(
+                (str(name), instantiate(node, _partial_=True, _convert_="all"))
+                for name, node in cfg["thing_cues"].items()
+            ),
+        )
+        if options.num_shards < 1 or not 0 <= options.shard_index < options.num_shards:
+            raise InputError(
+                "shard_index",
+                f"need 0 <= shard_index < num_shards, got {options.shard_index} and {options.num_shards}",
+            )
+        return options
 
     def output_paths(self, image_id: str) -> dict[str, Path]:
         """Each cue's map by its name, then the consensus (`mandg`), written last."""
-        name = self.output_template % image_id
+        name = self.mcg_and_grabcut_template % image_id
         folders = [(cue, self.thing_cue_dir % cue) for cue, _ in self.thing_cues]
         return {
             kind: self.pred_root / folder / name for kind, folder in (*folders, ("mandg", self.mcg_and_grabcut_dir))

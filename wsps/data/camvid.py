@@ -15,6 +15,7 @@ no instance id and stays a crowd region of its class (no box; ignored by PQ). Th
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -29,6 +30,7 @@ from wsps import CONFIG_DIR
 from wsps.data.cityscapes import read_image
 from wsps.data.metadata import DatasetMeta, meta_for
 from wsps.io import ConfigError, InputError, read_label_png, write_label_png, write_png, write_text
+from wsps.options import build_options
 from wsps.runner import ImageResult, Summary, collect, map_images, process, run_job
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,22 @@ class CamVidOptions:
     min_instance_area: int
     force_overwrite: bool
     num_workers: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping) -> CamVidOptions:
+        """The options of a composed conf/convert_camvid.yaml (`wsps.options.build_options`)."""
+        if not cfg.get("src"):
+            raise ConfigError("src=... must name the CamVid folder (train/, trainannot/, val/, valannot/)")
+        meta = meta_for(cfg)
+        if meta.label_table is not None:
+            raise ConfigError(f"dataset={meta.name}: CamVid is converted into train ids; use dataset=camvid")
+        return build_options(
+            cls,
+            cfg,
+            src=Path(to_absolute_path(cfg["src"])),
+            data_root=Path(to_absolute_path(cfg["data_root"])),
+            meta=meta,
+        )
 
 
 def component_instances(label: np.ndarray, thing_classes, min_area: int, ignore_label: int = 255) -> np.ndarray:
@@ -138,25 +156,9 @@ def convert(opts: CamVidOptions) -> Summary:
     return total
 
 
-def options_from_config(cfg: DictConfig) -> CamVidOptions:
-    if not cfg.get("src"):
-        raise ConfigError("src=... must name the CamVid folder (train/, trainannot/, val/, valannot/)")
-    meta = meta_for(cfg)
-    if meta.label_table is not None:
-        raise ConfigError(f"dataset={meta.name}: CamVid is converted into train ids; use dataset=camvid")
-    return CamVidOptions(
-        src=Path(to_absolute_path(cfg.src)),
-        data_root=Path(to_absolute_path(cfg.data_root)),
-        meta=meta,
-        min_instance_area=int(cfg.min_instance_area),
-        force_overwrite=bool(cfg.force_overwrite),
-        num_workers=int(cfg.num_workers),
-    )
-
-
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="convert_camvid")
 def main(cfg: DictConfig) -> None:
-    run_job("camvid", lambda: convert(options_from_config(cfg)), (ConfigError, InputError))
+    run_job("camvid", lambda: convert(CamVidOptions.from_config(cfg)), (ConfigError, InputError))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import numpy as np
 
 from wsps.data.cityscapes import LabelSource, gt_path, image_path, read_targets
 from wsps.io import ConfigError, InputError
+from wsps.options import build_options
 
 #: Official-id tables a dataset may name as its `label_table`.
 LABEL_TABLES = ("cityscapes",)
@@ -49,9 +50,9 @@ class DatasetMeta:
     class_names: tuple[str, ...]
     thing_classes: tuple[int, ...]
     ignore_label: int
-    label_table: str | None
     canvas_size: tuple[int, int]
     schk_crop_size: tuple[int, int]
+    label_table: str | None = None
     image_folder: str = "leftImg8bit"
     label_folder: str = "gtFine"
     split_label_folders: tuple[tuple[str, str], ...] = ()
@@ -71,6 +72,9 @@ class DatasetMeta:
                 f"label_table={self.label_table!r}: choose one of {', '.join(LABEL_TABLES)}, or null for "
                 f"maps kept in train ids"
             )
+        for key in ("canvas_size", "schk_crop_size"):
+            if min(getattr(self, key)) <= 0:
+                raise ConfigError(f"{key} must be two positive integers [rows, cols], got {list(getattr(self, key))}")
         for key, where in (("list_template", "the split"), ("pred_template", "the image id")):
             if getattr(self, key).count("%s") != 1:
                 raise ConfigError(f"{key} must contain '%s' once (where {where} goes), got {getattr(self, key)!r}")
@@ -82,25 +86,10 @@ class DatasetMeta:
         Its `stuff_classes` (the reference's option, kept for generate_gt) must be exactly the
         classes that are not things.
         """
-        missing = [
-            k for k in ("class_names", "thing_classes", "ignore_label", "canvas_size", "schk_crop_size") if k not in cfg
-        ]
-        if missing:
-            raise ConfigError(f"the dataset config lacks {', '.join(missing)}")
-        meta = cls(
-            name=str(cfg.get("dataset_name", "cityscapes")),
-            class_names=tuple(str(n) for n in cfg["class_names"]),
-            thing_classes=tuple(int(c) for c in cfg["thing_classes"]),
-            ignore_label=int(cfg["ignore_label"]),
-            label_table=cfg.get("label_table"),
-            canvas_size=_pair(cfg["canvas_size"], "canvas_size"),
-            schk_crop_size=_pair(cfg["schk_crop_size"], "schk_crop_size"),
-            image_folder=str(cfg.get("image_folder", "leftImg8bit")),
-            label_folder=str(cfg.get("label_folder", "gtFine")),
-            split_label_folders=tuple((str(k), str(v)) for k, v in (cfg.get("split_label_folders") or {}).items()),
-            list_template=str(cfg.get("list_template", "lists/%s_id.txt")),
-            pred_template=str(cfg.get("pred_template", "%s_leftImg8bit.png")),
-        )
+        given = {"name": str(cfg.get("dataset_name", "cityscapes"))}
+        if cfg.get("split_label_folders"):
+            given["split_label_folders"] = tuple((str(k), str(v)) for k, v in cfg["split_label_folders"].items())
+        meta = build_options(cls, cfg, **given)
         if "stuff_classes" in cfg and tuple(int(c) for c in cfg["stuff_classes"]) != meta.stuff_classes:
             raise ConfigError(
                 f"stuff_classes {list(cfg['stuff_classes'])} must be the classes that are not things: "
@@ -178,13 +167,6 @@ class DatasetMeta:
 
     def list_path(self, root: str | Path, split: str) -> Path:
         return Path(root) / (self.list_template % split)
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    pair = tuple(int(v) for v in value)
-    if len(pair) != 2 or min(pair) <= 0:
-        raise ConfigError(f"{name} must be two positive integers [rows, cols], got {list(pair)}")
-    return pair
 
 
 def meta_for(cfg) -> DatasetMeta:

@@ -10,6 +10,7 @@ from typing import Any
 
 from wsps.crops import crop_grid
 from wsps.io import ConfigError
+from wsps.options import build_options
 
 __all__ = ["ConfigError", "GTOptions"]
 
@@ -67,37 +68,18 @@ class GTOptions:
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any], resolve_path=lambda p: str(Path(p).absolute())) -> GTOptions:
-        """Build and validate options from a resolved config; `resolve_path` anchors relative roots."""
+        """Build (`wsps.options.build_options`) and validate options from a resolved config;
+        `resolve_path` anchors relative roots."""
         if cfg.get("split") == "test":
             raise ConfigError(
                 "split=test: predictions on the test split cannot be post-processed (no boxes or tags exist for it)"
             )
-        names = [field.name for field in dataclasses.fields(cls)]
-        missing = [name for name in names if name not in cfg]
-        if missing:
-            raise ConfigError(f"missing options: {', '.join(missing)}")
-        values = {name: cfg[name] for name in names}
-        try:
-            for name in ("canvas_size", "schk_crop_size"):
-                values[name] = tuple(int(v) for v in values[name])
-                if len(values[name]) != 2 or min(values[name]) <= 0:
-                    raise ConfigError(f"{name} must be two positive integers [rows, cols], got {list(values[name])}")
-            for name in ("stuff_classes", "thing_classes"):
-                values[name] = tuple(int(v) for v in values[name])
-            values["class_names"] = tuple(str(v) for v in values["class_names"])
-            for name in ("ignore_label", "num_workers", "shard_index", "num_shards"):
-                values[name] = int(values[name])
-            for name in ("score_thresh", "ichk_thresh", "prior_keep_ratio"):
-                values[name] = float(values[name])
-        except (TypeError, ValueError) as err:
-            if isinstance(err, ConfigError):
-                raise
-            raise ConfigError(f"malformed option value: {err}") from None
-        for name in names:
-            if name.startswith(("run_", "save_", "force_", "visualise_", "ichk_do_")) and not isinstance(
-                values[name], bool
-            ):
-                raise ConfigError(f"{name} must be true or false, got {values[name]!r}")
+        given = {name: resolve_path(cfg[name]) for name in ("data_root", "pred_root") if name in cfg}
+        options = build_options(cls, cfg, **given)
+        for name in ("canvas_size", "schk_crop_size"):
+            pair = list(getattr(options, name))
+            if min(pair) <= 0:
+                raise ConfigError(f"{name} must be two positive integers [rows, cols], got {pair}")
         for name in (
             "annotation_template",
             "pred_template",
@@ -105,15 +87,12 @@ class GTOptions:
             "mcg_and_grabcut_template",
             "gt_label_template",
         ):
-            if str(values[name]).count("%s") != 1:
+            if getattr(options, name).count("%s") != 1:
                 raise ConfigError(
-                    f"{name} must contain '%s' exactly once (where the image id goes), got {values[name]!r}"
+                    f"{name} must contain '%s' exactly once (where the image id goes), got {getattr(options, name)!r}"
                 )
-        values["data_root"] = resolve_path(values["data_root"])
-        values["pred_root"] = resolve_path(values["pred_root"])
-        if not values["run_ins_box_process"]:
-            values["save_ins"] = False  # as the reference: no instance step, no instance map
-        options = cls(**values)
+        if not options.run_ins_box_process:
+            options = dataclasses.replace(options, save_ins=False)  # as the reference: no instance step, no map
         options._validate()
         return options
 

@@ -12,7 +12,7 @@ from hydra import compose
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from wsps.cues.__main__ import options_from_config as cue_options
+from wsps.cues.job import CueOptions
 from wsps.cues.job import run as run_cues
 from wsps.data.metadata import meta_for
 from wsps.data.synthetic import DRAWN_WITH, drawing_differences, generate_from_config
@@ -21,8 +21,7 @@ from wsps.gt.job import run as run_gt
 from wsps.gt.options import GTOptions
 from wsps.io import read_id_list, read_label_png, write_label_png
 from wsps.loop.record import RunRecord, StepFailed
-from wsps.prepare import options_from_config as prepare_options
-from wsps.prepare import prepare
+from wsps.prepare import PrepareOptions, prepare
 from wsps.selection import check_selection, score_threshold_from_annotations
 from wsps.train import resolved, train
 
@@ -160,7 +159,7 @@ class Steps:
         cfg = self.compose(
             "prepare", [f"split={split}", *self.overrides("prepare")], self.run_dir / f"prepare{SUFFIX[split]}"
         )
-        summary = prepare(prepare_options(cfg), int(cfg.num_workers))
+        summary = prepare(PrepareOptions.from_config(cfg), int(cfg.num_workers))
         if summary.failed:
             raise StepFailed(f"prepare {split}: {summary}: {summary.failures[0]}")
         return {"images": sum(summary.counts.values())}
@@ -171,7 +170,7 @@ class Steps:
             [f"split={split}", f"pred_root={self.run_dir / 'cues'}", *self.overrides("cues")],
             self.run_dir / f"cues{SUFFIX[split]}",
         )
-        summary = run_cues(cue_options(cfg))
+        summary = run_cues(CueOptions.from_config(cfg))
         if summary.failed:
             raise StepFailed(f"cues {split}: {summary}: {summary.failures[0]}")
         return {"images": sum(summary.counts.values())}
