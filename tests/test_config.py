@@ -290,3 +290,61 @@ def test_camvid_gpu_schedule_reaches_every_step(tmp_path):
             step(name, name.replace("generate_gt", "gt")).num_workers == 8
             for name in ("prepare", "cues", "generate_gt")
         )
+
+
+def test_a_splits_files_follow_its_datasets_layout():
+    """conf/split/ holds no folder names: a dataset kept in another layout moves every split's
+    files with it, and each stays an option of its own."""
+    layout = ["++label_folder=labels", "++list_template=ids/%s.txt", "++split_label_folders={train_extra: coarse}"]
+    cfg = _compose("generate_gt", ["split=val", *layout])
+    assert (cfg["gt_kind"], cfg["list_path"], cfg["annotation_dir"], cfg["gt_label_dir"], cfg["gt_label_template"]) == (
+        "labels",
+        "ids/val.txt",
+        "labels_bboxes/val/panoptic",
+        "labels/val",
+        "%s_labels_labelTrainIds.png",
+    )
+    cfg = _compose("prepare", ["split=train_extra", *layout, "gt_label_dir=elsewhere"])
+    assert (cfg["gt_kind"], cfg["list_path"], cfg["gt_label_dir"]) == ("coarse", "ids/train_extra.txt", "elsewhere")
+
+
+def test_options_are_built_typed_and_refused_by_name():
+    from dataclasses import dataclass
+
+    from wsps.options import build_options
+
+    @dataclass(frozen=True)
+    class Options:
+        size: tuple[int, int]
+        classes: tuple[int, ...]
+        rate: float
+        flag: bool
+        root: Path
+        prior: str | None
+        folder: str = "gtFine"
+
+    built = build_options(
+        Options, {"size": ["4", 5], "classes": [1, "2"], "rate": "0.5", "flag": True, "prior": None}, root=Path("/r")
+    )
+    assert built == Options((4, 5), (1, 2), 0.5, True, Path("/r"), None, "gtFine")
+    good = {"size": [4, 5], "classes": [], "rate": 1, "flag": False, "root": "r", "prior": "p"}
+    with pytest.raises(ConfigError, match="missing options: rate, flag"):
+        build_options(Options, {"size": [4, 5], "classes": [], "root": "r", "prior": None})
+    with pytest.raises(ConfigError, match="flag must be true or false, got 'yes'"):
+        build_options(Options, {**good, "flag": "yes"})
+    with pytest.raises(ConfigError, match=r"malformed option value: size=\[4, 5, 6\]"):
+        build_options(Options, {**good, "size": [4, 5, 6]})
+    with pytest.raises(ConfigError, match="malformed option value: rate='fast'"):
+        build_options(Options, {**good, "rate": "fast"})
+
+
+def test_generate_gt_takes_the_dataset_facts_from_the_description():
+    """The options generate_gt repeats under the reference's names are the dataset
+    description's, checked by it."""
+    from wsps.data.metadata import gt_options
+
+    opts = gt_options(_compose(overrides=["dataset=camvid"]))
+    assert opts.class_names[:3] == ("sky", "building", "pole") and len(opts.class_names) == 11
+    assert (opts.thing_classes, opts.stuff_classes, opts.canvas_size) == ((8, 9, 10), tuple(range(8)), (360, 480))
+    with pytest.raises(ConfigError, match=r"stuff_classes \[0, 1\] must be the classes that are not things"):
+        gt_options({**_compose(overrides=["dataset=camvid"]), "stuff_classes": [0, 1]})

@@ -31,6 +31,15 @@ def _register_resolvers() -> None:
     from omegaconf import OmegaConf
 
     OmegaConf.register_new_resolver("wsps.cpu_precision", lambda: cpu_precision(), replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("wsps.split_file", split_file, replace=True)
+
+
+def split_file(key: str, _root_) -> str:
+    """`${wsps.split_file:<key>}`: where the config's `split` keeps `key` in its dataset's layout
+    (`DatasetMeta.split_files`): the layout facts live in the dataset description alone."""
+    from wsps.data.metadata import DatasetMeta
+
+    return DatasetMeta.from_config(_root_).split_files(str(_root_.split))[key]
 
 
 _register_resolvers()

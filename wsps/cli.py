@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hydra
 from hydra.utils import instantiate, to_absolute_path
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from wsps import CONFIG_DIR
+from wsps.data.metadata import gt_options
 from wsps.gt import job
-from wsps.gt.options import ConfigError, GTOptions
+from wsps.gt.options import ConfigError
 from wsps.io import InputError
 from wsps.runner import Summary, run_job
 
@@ -21,7 +22,7 @@ def run_gt_job(cfg: DictConfig) -> Summary | None:
     """`generate_gt.py`: validate the options, run every image, exit 1 if any failed, 2 on bad options."""
 
     def generate() -> Summary:
-        return job.run(GTOptions.from_mapping(OmegaConf.to_container(cfg, resolve=True), resolve_path=to_absolute_path))
+        return job.run(gt_options(cfg, resolve_path=to_absolute_path))
 
     return run_job("generate_gt", generate, (ConfigError, InputError))
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
 from wsps.data.cityscapes import LabelSource, gt_path, image_path, read_targets
+from wsps.gt.options import GTOptions
 from wsps.io import ConfigError, InputError
 from wsps.options import build_options
 
@@ -52,12 +54,12 @@ class DatasetMeta:
     ignore_label: int
     canvas_size: tuple[int, int]
     schk_crop_size: tuple[int, int]
-    label_table: str | None = None
-    image_folder: str = "leftImg8bit"
-    label_folder: str = "gtFine"
-    split_label_folders: tuple[tuple[str, str], ...] = ()
-    list_template: str = "lists/%s_id.txt"
-    pred_template: str = "%s_leftImg8bit.png"
+    label_table: str | None
+    image_folder: str
+    label_folder: str
+    split_label_folders: tuple[tuple[str, str], ...]
+    list_template: str
+    pred_template: str
 
     def __post_init__(self):
         if not self.class_names:
@@ -86,9 +88,12 @@ class DatasetMeta:
         Its `stuff_classes` (the reference's option, kept for generate_gt) must be exactly the
         classes that are not things.
         """
-        given = {"name": str(cfg.get("dataset_name", "cityscapes"))}
-        if cfg.get("split_label_folders"):
-            given["split_label_folders"] = tuple((str(k), str(v)) for k, v in cfg["split_label_folders"].items())
+        if "dataset_name" not in cfg:
+            raise ConfigError("missing options: dataset_name")
+        given = {"name": str(cfg["dataset_name"])}
+        if "split_label_folders" in cfg:
+            folders = cfg["split_label_folders"] or {}
+            given["split_label_folders"] = tuple((str(k), str(v)) for k, v in folders.items())
         meta = build_options(cls, cfg, **given)
         if "stuff_classes" in cfg and tuple(int(c) for c in cfg["stuff_classes"]) != meta.stuff_classes:
             raise ConfigError(
@@ -167,6 +172,39 @@ class DatasetMeta:
 
     def list_path(self, root: str | Path, split: str) -> Path:
         return Path(root) / (self.list_template % split)
+
+    def split_files(self, split: str) -> dict[str, str]:
+        """Where a split's files are, under the reference's option names (conf/split/_layout.yaml
+        reads them): `gt_kind` (the labels' folder and file-name part), `list_path`,
+        `annotation_dir` (the boxes of the release's layout), `gt_label_dir`, `gt_label_template`."""
+        kind = self.label_folder_of(split)
+        return {
+            "gt_kind": kind,
+            "list_path": self.list_template % split,
+            "annotation_dir": f"{kind}_bboxes/{split}/panoptic",
+            "gt_label_dir": f"{kind}/{split}",
+            "gt_label_template": f"%s_{kind}_labelTrainIds.png",
+        }
+
+
+#: The dataset facts that generate_gt's options hold under the reference's names.
+GT_OPTION_FACTS = (
+    "class_names",
+    "thing_classes",
+    "stuff_classes",
+    "ignore_label",
+    "canvas_size",
+    "schk_crop_size",
+    "pred_template",
+)
+
+
+def gt_options(cfg, resolve_path=lambda p: str(Path(p).absolute())) -> GTOptions:
+    """generate_gt's options (`GTOptions.from_mapping`) from a composed config, the dataset facts
+    among them (`GT_OPTION_FACTS`) taken from its dataset's description, which checked them."""
+    values = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    meta = DatasetMeta.from_config(values)
+    return GTOptions.from_mapping(values, resolve_path, **{key: getattr(meta, key) for key in GT_OPTION_FACTS})
 
 
 def meta_for(cfg) -> DatasetMeta:

@@ -67,15 +67,16 @@ class GTOptions:
     num_shards: int
 
     @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any], resolve_path=lambda p: str(Path(p).absolute())) -> GTOptions:
+    def from_mapping(cls, cfg: Mapping[str, Any], resolve_path=lambda p: str(Path(p).absolute()), **given) -> GTOptions:
         """Build (`wsps.options.build_options`) and validate options from a resolved config;
-        `resolve_path` anchors relative roots."""
+        `resolve_path` anchors relative roots; `given` values replace the config's (the dataset
+        facts, from its description: `wsps.data.metadata.gt_options`)."""
         if cfg.get("split") == "test":
             raise ConfigError(
                 "split=test: predictions on the test split cannot be post-processed (no boxes or tags exist for it)"
             )
-        given = {name: resolve_path(cfg[name]) for name in ("data_root", "pred_root") if name in cfg}
-        options = build_options(cls, cfg, **given)
+        roots = {name: resolve_path(cfg[name]) for name in ("data_root", "pred_root") if name in cfg}
+        options = build_options(cls, cfg, **roots, **given)
         for name in ("canvas_size", "schk_crop_size"):
             pair = list(getattr(options, name))
             if min(pair) <= 0:

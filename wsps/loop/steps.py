@@ -14,11 +14,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from wsps.cues.job import CueOptions
 from wsps.cues.job import run as run_cues
-from wsps.data.metadata import meta_for
+from wsps.data.metadata import gt_options, meta_for
 from wsps.data.synthetic import DRAWN_WITH, drawing_differences, generate_from_config
 from wsps.eval.folders import score_label_folder
 from wsps.gt.job import run as run_gt
-from wsps.gt.options import GTOptions
 from wsps.io import read_id_list, read_label_png, write_label_png
 from wsps.loop.record import RunRecord, StepFailed
 from wsps.prepare import PrepareOptions, prepare
@@ -85,7 +84,7 @@ class Steps:
                 )
                 values = resolved(cfg)
                 if config_name == "generate_gt":
-                    GTOptions.from_mapping(values, resolve_path=to_absolute_path)
+                    gt_options(values, resolve_path=to_absolute_path)
                 else:
                     meta_for(cfg)
             except Exception as err:  # Hydra's and OmegaConf's errors name the key; nothing has run yet
@@ -271,7 +270,7 @@ class Steps:
     def run_gt(self, k: int, split: str, overrides: list[str]) -> None:
         folder = self.run_dir / f"round_{k}"
         cfg = self.compose("generate_gt", overrides, folder / PSEUDO_GT[split] if SUFFIX[split] else folder)
-        opts = GTOptions.from_mapping(OmegaConf.to_container(cfg, resolve=True), resolve_path=to_absolute_path)
+        opts = gt_options(cfg, resolve_path=to_absolute_path)
         summary = run_gt(opts)
         if summary.failed:
             raise StepFailed(f"generate_gt round {k} {split}: {summary}: {summary.failures[0]}")
@@ -334,7 +333,7 @@ class Steps:
             config_name="generate_gt",
             overrides=[f"dataset={self.dataset}", f"data_root={self.data_root}", *overrides],
         )
-        opts = GTOptions.from_mapping(OmegaConf.to_container(cfg, resolve=True), resolve_path=to_absolute_path)
+        opts = gt_options(cfg, resolve_path=to_absolute_path)
         if not opts.run_score_thresh:
             return {}
         ids = read_id_list(self.train_list)[: self.cfg.selection_images]
