@@ -102,7 +102,7 @@ def pseudo_gt_records(run: Path, round_k: int, meta, data: Path, split: str, lim
     if not (folder / "ins").is_dir():
         return None
     ids = read_id_list(meta.list_path(data, split))[:limit]
-    source = LabelSource(str(folder / "sem"), str(folder / "ins"))
+    source = LabelSource(str(folder / "sem"), str(folder / "ins"), meta.pred_template)
     records = []
     for image_id in tqdm(ids, desc="pseudo-GT", leave=False):
         p_sem, p_inst = meta.read_targets(data, split, image_id, source)

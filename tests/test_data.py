@@ -80,7 +80,8 @@ def test_read_targets_pseudo_and_semi(tiny, tmp_path):
     for image_id in ids[:2]:
         write_label_png(tmp_path / "sem" / f"{image_id}_leftImg8bit.png", np.full((128, 256), 13, np.uint8))
         write_label_png(tmp_path / "ins" / f"{image_id}_leftImg8bit.png", np.full((128, 256), 4, np.uint8))
-    source = LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins"), true_gt_ids=frozenset(ids[1:2]))
+    template = SYNTHETIC.pred_template
+    source = LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins"), template, true_gt_ids=frozenset(ids[1:2]))
     sem, inst = read_targets(tiny, "train", ids[0], source, THINGS)
     assert (sem == 13).all() and (inst == 4).all()
     sem, inst = read_targets(tiny, "train", ids[1], source, THINGS)  # semi-supervised: true GT
@@ -150,7 +151,8 @@ def test_class_frequencies_count_the_labels_the_segmenter_trains_on(tiny, tmp_pa
         label[64:] = 0
         write_label_png(tmp_path / "sem" / f"{image_id}_leftImg8bit.png", label)
         write_label_png(tmp_path / "ins" / f"{image_id}_leftImg8bit.png", np.zeros_like(label))
-    pseudo = PanopticDataModule(str(tiny), SYNTHETIC, labels=LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins")))
+    labels = LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins"), SYNTHETIC.pred_template)
+    pseudo = PanopticDataModule(str(tiny), SYNTHETIC, labels=labels)
     np.testing.assert_array_equal(pseudo.class_frequencies(), np.eye(19)[0])
 
 
@@ -217,7 +219,7 @@ def test_true_labels_of_another_size_are_refused_naming_the_file(tiny, tmp_path)
     write_label_png(tmp_path / "ins" / f"{image_id}_leftImg8bit.png", np.zeros((128, 256), np.uint8))
     truth = gt_path(root, "train", image_id, "labelTrainIds")
     write_label_png(truth, np.zeros((64, 128), np.uint8))
-    source = LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins"))
+    source = LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins"), SYNTHETIC.pred_template)
     with pytest.raises(InputError, match="64x128 but the training labels are 128x256") as error:
         PanopticDataset(
             root, "train", [image_id], SYNTHETIC, labels=source, crop_size=(128, 256), tag_crop_size=(50, 63)
@@ -249,7 +251,7 @@ def test_train_extra_images_join_training_for_the_semantic_loss_only(tmp_path):
         batch_size=5,
         tag_crop_size=(50, 63),
         extra_split="train_extra",
-        extra_labels=LabelSource(str(tmp_path / "pgt/sem")),
+        extra_labels=LabelSource(str(tmp_path / "pgt/sem"), template=SYNTHETIC.pred_template),
     )
     dataset = dm.train_dataloader().dataset
     assert len(dataset) == 5

@@ -80,7 +80,9 @@ def label_source(cfg: DictConfig) -> LabelSource:
         ids = read_id_list(meta_for(cfg).list_path(to_absolute_path(cfg.data_root), "train"))
         chosen = np.random.default_rng(cfg.seed).permutation(len(ids))[: int(round(cfg.true_gt_fraction * len(ids)))]
         true_gt_ids = frozenset(ids[k] for k in chosen)
-    return LabelSource(str(root / cfg.sem_save_dir), str(root / cfg.ins_save_dir), true_gt_ids=true_gt_ids)
+    return LabelSource(
+        str(root / cfg.sem_save_dir), str(root / cfg.ins_save_dir), cfg.pred_template, true_gt_ids=true_gt_ids
+    )
 
 
 def extra_label_source(cfg: DictConfig) -> LabelSource:
@@ -88,7 +90,7 @@ def extra_label_source(cfg: DictConfig) -> LabelSource:
     semantic folder (no instances: they feed the semantic loss alone)."""
     if cfg.extra_labels in (None, "gt"):
         return LabelSource()
-    return LabelSource(str(Path(to_absolute_path(cfg.extra_labels)) / cfg.sem_save_dir))
+    return LabelSource(str(Path(to_absolute_path(cfg.extra_labels)) / cfg.sem_save_dir), template=cfg.pred_template)
 
 
 def choose_cam_threshold(cfg: DictConfig, model, datamodule, meta: DatasetMeta) -> dict[str, float]:

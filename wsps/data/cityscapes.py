@@ -46,7 +46,7 @@ class LabelSource:
     """Where training labels come from.
 
     With `sem_dir` unset, the true GT (`labelTrainIds` + `instanceTrainIds`). Otherwise a
-    pseudo-GT written by generate_gt: `sem_dir` / `ins_dir` hold `<id>` + `template` palette
+    pseudo-GT written by generate_gt: `sem_dir` / `ins_dir` hold `template % id` palette
     PNGs (instance ids 1..254 per box, 0 none, 255 contested); without `ins_dir` (generate_gt's
     `save_ins=false`, as for `train_extra`) there are no instances. Ids in `true_gt_ids` use the
     true GT whatever the folders say: the semi-supervised setting.
@@ -54,8 +54,12 @@ class LabelSource:
 
     sem_dir: str | None = None
     ins_dir: str | None = None
-    template: str = "%s_leftImg8bit.png"
+    template: str | None = None
     true_gt_ids: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self):
+        if self.sem_dir is not None and not self.template:
+            raise ValueError("a label folder needs its file template (the dataset's pred_template)")
 
     def uses_true_gt(self, image_id: str) -> bool:
         return self.sem_dir is None or image_id in self.true_gt_ids

@@ -13,10 +13,10 @@ from wsps.io import write_label_png, write_score_mat
 
 
 class CamLabelWriter(BasePredictionWriter):
-    """The classifier's CAM label maps: `output_dir/<id>_leftImg8bit.png` (palette PNG), the
-    input of generate_gt's first-round preset."""
+    """The classifier's CAM label maps: `output_dir/<template % id>` (palette PNG), the input of
+    generate_gt's first-round preset. Arguments: conf/writer/cam_labels.yaml."""
 
-    def __init__(self, output_dir: str, template: str = "%s_leftImg8bit.png"):
+    def __init__(self, output_dir: str, template: str):
         super().__init__(write_interval="batch")
         self.output_dir, self.template = Path(output_dir), template
 
@@ -31,18 +31,18 @@ class SegmentationWriter(BasePredictionWriter):
     `feat`, float32), and the panoptic map in cityscapesscripts' format in `panoptic_dir`.
 
     Files are written by `threads` background threads (mostly compression, which releases the
-    GIL), so that the model does not wait for the disk."""
+    GIL), so that the model does not wait for the disk. Arguments: conf/writer/segmentation.yaml."""
 
     def __init__(
         self,
         pred_root: str,
         thing_classes: Sequence[int],
-        pred_dir: str = "pred_sem_raw",
-        pred_score_dir: str = "pred_flat_feat",
-        panoptic_dir: str = "panoptic",
-        pred_template: str = "%s_leftImg8bit.png",
-        pred_score_template: str = "%s_leftImg8bit.mat",
-        threads: int = 2,
+        pred_dir: str,
+        pred_score_dir: str,
+        panoptic_dir: str,
+        pred_template: str,
+        pred_score_template: str,
+        threads: int,
     ):
         super().__init__(write_interval="batch")
         root = Path(pred_root)
