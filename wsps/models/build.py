@@ -1,5 +1,5 @@
 """Either stage's LightningModule as the configs compose it (`build_model`), or as a checkpoint
-holds it (`FromCheckpoint`): the defaults of every option live in conf/model/ alone."""
+holds it (`NetworkModule.load_from_checkpoint`): the defaults of every option live in conf/model/ alone."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from collections.abc import Sequence
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from wsps import CONFIG_DIR
-from wsps.io import ConfigError, InputError
+from wsps.models.nets import build_net
 from wsps.models.optim import configure
 
 
@@ -31,12 +29,7 @@ def build_model(stage: str, overrides: Sequence[str] = (), **values):
     """The model that `python train.py stage=<stage> *overrides` would train (the defaults of
     conf/model/<stage>.yaml and its network's conf/model/net/ node), with `values` in place of
     the model node's own (not the network's: override `model.net.<key>=...` for those)."""
-    try:
-        return instantiate(compose_model(stage, overrides), _convert_="all", **values)
-    except InstantiationException as err:
-        if isinstance(err.__cause__, (ConfigError, InputError)):
-            raise err.__cause__ from None
-        raise
+    return build_net(compose_model(stage, overrides), _convert_="all", **values)
 
 
 class NetworkModule:

@@ -32,12 +32,12 @@ from wsps.models.weights import InputNormalisation, load_encoder_weights
 MEMORY_FORMAT = torch.channels_last
 
 
-def build_net(node: Mapping, **sizes) -> nn.Module:
-    """The network that the config node `node` names (`_target_`), given the sizes the module
-    knows (`classes`); a bad weights file or option raises its own `InputError` or `ConfigError`,
-    not Hydra's wrapper of it."""
+def build_net(node: Mapping, **kwargs) -> nn.Module:
+    """What the config node `node` names (`_target_`: a network, given the sizes the module knows
+    such as `classes`; or a whole module, from `build_model`); a bad weights file or option
+    raises its own `InputError` or `ConfigError`, not Hydra's wrapper of it."""
     try:
-        return instantiate(node, **sizes)
+        return instantiate(node, **kwargs)
     except InstantiationException as err:
         if isinstance(err.__cause__, (ConfigError, InputError)):
             raise err.__cause__ from None
