@@ -66,14 +66,7 @@ def model_oracles(ckpt: Path, meta, data: Path, split: str, limit: int | None, p
     model = PanopticSegmenter.load_from_checkpoint(ckpt, map_location="cpu").eval()
     h = model.hparams
     h.update({k: v for k, v in post_overrides.items() if v is not None})
-    post = {
-        "center_threshold": h.center_threshold,
-        "nms_kernel": h.nms_kernel,
-        "top_k": h.top_k,
-        "stuff_area": h.stuff_area,
-        "void_label": h.ignore_label,
-        "thing_area": h.thing_area,
-    }
+    post = model.panoptic_options()
     ids = read_id_list(meta.list_path(data, split))[:limit]
     dataset = PanopticDataset(data, split, ids, meta, mode="val")
     work = Path(tempfile.mkdtemp(prefix="bench_instances_"))

@@ -47,10 +47,10 @@ REAL = REPO.parent / "shared" / "data" / "cityscapes_real"
 STAGES = ("prepare", "cues", "cam", "generate_gt", "predict")
 CPU_STAGES = ("prepare", "cues", "generate_gt")  # one process per core on a node
 NETWORK_STAGES = ("cam", "predict")
+PARTS = ("stages", "writers", "training")  # what a run measures (--parts)
 PEAK_TARGET_MB = 2048
 CITYSCAPES = {"train": 2975, "train_extra": 19998}
 NODE_CORES = 16
-WRITER_THREADS = 8  # cityscapes_segmenter's writer.threads
 
 
 # ----------------------------------------------------------------------------- data
@@ -167,7 +167,7 @@ def child(stage: str, root: Path, work: Path, device: str) -> dict:
     from wsps.io import read_id_list
 
     ids = read_id_list(root / "lists" / "train_id.txt")
-    times = []
+    times, finish_times = [], []
     if stage in CPU_STAGES:
         cv2.setNumThreads(1)  # one core per worker; torch is not imported by these stages' workers
         process = cpu_stage(stage, root, work)
@@ -179,32 +179,90 @@ def child(stage: str, root: Path, work: Path, device: str) -> dict:
     else:
         import torch
 
-        cfg, datamodule, model, writer, precision = _network(stage, root, work, device)
-        datamodule.setup("predict")
-        dataset = datamodule.predict_dataloader().dataset
-        writes = []
+        from wsps.models.writers import finish_and_save
+
+        model, dataset, writer, precision = _prediction(stage, root, work, device)
+        finish, save = model.finish_image(), writer.files()
         for k in range(len(dataset)):
             start = time.perf_counter()
-            batch = torch.utils.data.default_collate([dataset[k]])
-            batch = {key: v.to(device) if isinstance(v, torch.Tensor) else v for key, v in batch.items()}
-            with torch.no_grad(), torch.autocast(device, dtype=precision, enabled=precision is not None):
-                out = model.predict_step(batch, k)
-            if device == "cuda":
-                torch.cuda.synchronize()
+            items = _predict(model, dataset, k, device, precision)
             times.append(time.perf_counter() - start)
-            start = time.perf_counter()  # the files, which the segmenter's writer threads write in the background
-            if stage == "cam":
-                writer.write_on_batch_end(None, model, out, None, batch, k)
-            else:
-                for item in out:
-                    writer._write(item)
-            writes.append(time.perf_counter() - start)
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # the image's CPU work after the network on one core, as a pool process does it
+            cv2.setNumThreads(1)
+            start = time.perf_counter()
+            for item in items:
+                finish_and_save(finish, save, item.pop("id"), item)
+            finish_times.append(time.perf_counter() - start)
+            torch.set_num_threads(threads)
+            cv2.setNumThreads(-1)
     result = {"stage": stage, "images": len(ids), "seconds": times}
     if stage in NETWORK_STAGES:
-        result["write_seconds"] = writes
+        result["finish_seconds"] = finish_times
     if stage in NETWORK_STAGES and device == "cuda":
         result["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return result
+
+
+def _prediction(stage: str, root: Path, work: Path, device: str):
+    """The configured network of `stage` (cam or predict) in eval mode, its prediction dataset,
+    its writer and its autocast precision."""
+    cfg, datamodule, model, writer, precision = _network(stage, root, work, device)
+    datamodule.setup("predict")
+    return model, datamodule.predict_dataloader().dataset, writer, precision
+
+
+def _predict(model, dataset, index: int, device: str, precision) -> list[dict]:
+    """The network's part of one image's prediction: `predict_step` on a batch of that image."""
+    import torch
+
+    batch = torch.utils.data.default_collate([dataset[index]])
+    batch = {key: v.to(device) if isinstance(v, torch.Tensor) else v for key, v in batch.items()}
+    with torch.no_grad(), torch.autocast(device, dtype=precision, enabled=precision is not None):
+        items = model.predict_step(batch, index)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return items
+
+
+def writer_child(stage: str, root: Path, work: Path, device: str, workers: int) -> dict:
+    """The whole prediction of `stage` as the trainer runs it: the network image by image, each
+    image's CPU work and files in the writer's pool of `workers` processes. Images/s over all
+    images (the pool's start included) and the peak resident memory of each pool process."""
+    import threading
+
+    import psutil
+
+    model, dataset, writer, precision = _prediction(stage, root, work, device)
+    writer.num_workers = workers
+    peaks: dict[int, int] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            for pid in list(getattr(writer._pool, "_processes", None) or {}):
+                try:
+                    peaks[pid] = max(peaks.get(pid, 0), psutil.Process(pid).memory_info().rss)
+                except psutil.NoSuchProcess:
+                    pass
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    start = time.perf_counter()
+    writer.on_predict_start(None, model)
+    watcher.start()
+    for k in range(len(dataset)):
+        writer.write_on_batch_end(None, model, _predict(model, dataset, k, device, precision), None, None, k)
+    writer.on_predict_end(None, model)
+    seconds = time.perf_counter() - start
+    done.set()
+    watcher.join()
+    return {
+        "stage": stage,
+        "workers": workers,
+        "images": len(dataset),
+        "images_per_s": len(dataset) / seconds,
+        "worker_peak_mb": max(peaks.values(), default=0) / 2**20,
+    }
 
 
 def loader_child(root: Path, workers: int, batches: int, steps: int, train_batch: int, device: str) -> dict:
@@ -269,37 +327,48 @@ def per_image(seconds: list[float]) -> float:
 
 
 def projection(stages: dict, loader: list[dict], gpu: dict | None, epochs: int, rounds: int = 6) -> list[str]:
-    """Hours of one Cityscapes round (and of `rounds`) on a 16-core node with 1 and 8 GPUs."""
+    """Hours of one Cityscapes round (and of `rounds`) on a 16-core node with 1 and 8 GPUs: the
+    CPU stages on every core, the prediction writers' CPU work on every core but one per GPU."""
     lines = []
     widest = max(loader, key=lambda row: row["workers"])  # workers in their own processes, as on a node
     per_core_loader = widest["loader_images_per_s"] / max(widest["workers"], 1)
-    write = per_image(stages["predict"]["write_seconds"]) / WRITER_THREADS
+    finish = {s: per_image(stages[s]["finish_seconds"]) for s in NETWORK_STAGES}
+    network = {s: per_image(stages[s]["seconds"]) for s in NETWORK_STAGES}
     for name, images in (("train", CITYSCAPES["train"]), ("train + train_extra", sum(CITYSCAPES.values()))):
         once = sum(per_image(stages[s]["seconds"]) for s in ("prepare", "cues")) * images / NODE_CORES / 3600
         gt = per_image(stages["generate_gt"]["seconds"]) * images / NODE_CORES / 3600
-        lines.append(
-            f"{name} ({images} images): prepare + cues once {once:.2f} h; per round generate_gt {gt:.2f} h, "
-            f"writing predictions {images * write / 3600:.2f} h of {WRITER_THREADS} threads"
-        )
+        lines.append(f"{name} ({images} images): prepare + cues once {once:.2f} h; per round generate_gt {gt:.2f} h")
         for gpus in (1, 8):
             cores = (NODE_CORES // gpus - 1) * gpus  # one core per GPU drives it, the rest load
             supply = per_core_loader * cores
+            pool = NODE_CORES - gpus  # the writers' processes while the GPUs predict
             if gpu:
                 rate = min(gpu["train_images_per_s"] * gpus, supply)
-                hours = (
-                    images * epochs / rate / 3600 + images / min(gpu["predict_images_per_s"] * gpus, 1 / write) / 3600
-                )
-                lines.append(
-                    f"  {gpus} GPU(s): training {rate:.1f} img/s (loader {supply:.1f} from {cores} workers): "
-                    f"{hours:.1f} h per round, {hours * rounds:.1f} h for {rounds} rounds"
-                )
+                predict = {s: min(gpu[f"{s}_images_per_s"] * gpus, pool / finish[s]) for s in NETWORK_STAGES}
             else:
-                hours = images * epochs / supply / 3600
-                lines.append(
-                    f"  {gpus} GPU(s): {cores} loading workers supply at most {supply:.1f} img/s: {epochs} epochs take "
-                    f"at least {hours:.1f} h per round, {hours * rounds:.1f} h for {rounds} rounds (no GPU measured)"
-                )
-    lines.append(f"(loader here: {per_core_loader:.2f} img/s per worker at {widest['workers']} worker(s))")
+                rate = supply
+                predict = {s: pool / finish[s] for s in NETWORK_STAGES}
+            train_h, predict_h, cam_h = (
+                images * epochs / rate / 3600,
+                images / predict["predict"] / 3600,
+                images / predict["cam"] / 3600,
+            )
+            hours = train_h + predict_h
+            what = (
+                f"training {rate:.1f} img/s (loader {supply:.1f} from {cores} workers)"
+                if gpu
+                else (f"{cores} loading workers supply at most {supply:.1f} img/s (no GPU measured: a floor)")
+            )
+            lines.append(
+                f"  {gpus} GPU(s): {what}: {train_h:.1f} h; predictions {predict['predict']:.2f} img/s "
+                f"({pool} writer processes{'' if gpu else ', the network not counted'}): {predict_h:.2f} h; "
+                f"{hours:.1f} h per round, {hours * rounds:.1f} h for {rounds} rounds; CAM labels once {cam_h:.2f} h"
+            )
+    lines.append(
+        f"(here: loader {per_core_loader:.2f} img/s per worker at {widest['workers']} worker(s); per image "
+        f"network {network['cam']:.1f} s + CPU {finish['cam']:.1f} s (CAM labels), "
+        f"{network['predict']:.1f} s + {finish['predict']:.1f} s (predictions))"
+    )
     return lines
 
 
@@ -309,7 +378,11 @@ def main() -> None:
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "bench_scale")
     parser.add_argument("--synthetic", type=int, default=4, help="synthetic 1024x2048 images")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, os.cpu_count() or 1])
+    parser.add_argument(
+        "--writer-workers", type=int, nargs="+", default=[1, os.cpu_count() or 1], help="writer pool sizes timed"
+    )
     parser.add_argument("--batches", type=int, default=4, help="loader batches timed per worker count")
     parser.add_argument("--steps", type=int, default=2, help="training steps timed (after one warm-up)")
     parser.add_argument("--train-batch", type=int, default=2)
@@ -322,6 +395,11 @@ def main() -> None:
         result = loader_child(args.root, args.workers[0], args.batches, args.steps, args.train_batch, device)
         print(json.dumps(result))
         return
+    if args.child and args.child.startswith("writer:"):
+        stage = args.child.split(":", 1)[1]
+        work = args.root.parent / f"work_{args.root.name}_writer"
+        print(json.dumps(writer_child(stage, args.root, work, device, args.writer_workers[0])))
+        return
     if args.child:
         print(json.dumps(child(args.child, args.root, args.root.parent / f"work_{args.root.name}", device)))
         return
@@ -333,50 +411,80 @@ def main() -> None:
         print(f"real images: {REAL} not found, skipped")
     else:
         roots["real"] = real
-    report = {"device": device, "cpu_count": os.cpu_count(), "stages": {}, "loader": []}
-    print(f"{'data':<10} {'stage':<12} {'images':>6} {'first s':>8} {'s/image':>8} {'write s':>8} {'peak MB':>8}")
-    for name, root in roots.items():
-        report["stages"][name] = {}
-        for stage in STAGES:
-            gpu = ["--gpu"] if args.gpu and stage in NETWORK_STAGES else []
-            result, peak = run_child(["--child", stage, "--root", str(root), *gpu])
-            result["peak_mb"] = peak
-            report["stages"][name][stage] = result
-            print(
-                f"{name:<10} {stage:<12} {result['images']:>6} {result['seconds'][0]:>8.2f} "
-                f"{per_image(result['seconds']):>8.2f} "
-                f"{per_image(result['write_seconds']) if 'write_seconds' in result else 0:>8.2f} {peak:>8.0f}"
-                + (f"  GPU peak {result['gpu_peak_mb']:.0f} MB" if "gpu_peak_mb" in result else "")
-            )
     root = roots.get("real", roots["synthetic"])
-    print(f"\nsegmenter training at crop 512x1024 on {root.name} ({device}):")
-    for workers in args.workers:
-        steps = args.steps if workers == args.workers[0] else 0  # the training step is timed once
-        result, peak = run_child(
-            ["--child", "loader", "--root", str(root), "--workers", str(workers), "--batches", str(args.batches)]
-            + ["--steps", str(steps), "--train-batch", str(args.train_batch), *(["--gpu"] if args.gpu else [])]
-        )
-        result["peak_mb"] = peak
-        report["loader"].append(result)
-        step = f", training step {result['train_images_per_s']:.3f} img/s" if "train_images_per_s" in result else ""
-        print(f"  {workers} worker(s): loader {result['loader_images_per_s']:.2f} img/s{step}, peak {peak:.0f} MB")
-    train_rate = next(r["train_images_per_s"] for r in report["loader"] if "train_images_per_s" in r)
-    for row in report["loader"]:
-        print(f"  loader/step ratio at {row['workers']} worker(s): {row['loader_images_per_s'] / train_rate:.1f}x")
+    gpu = ["--gpu"] if args.gpu else []
+    report = {"device": device, "cpu_count": os.cpu_count(), "stages": {}, "writers": [], "loader": []}
+    if "stages" in args.parts:
+        print(f"{'data':<10} {'stage':<12} {'images':>6} {'first s':>8} {'s/image':>8} {'CPU s':>8} {'peak MB':>8}")
+        for name, data in roots.items():
+            report["stages"][name] = {}
+            for stage in STAGES:
+                result, peak = run_child(
+                    ["--child", stage, "--root", str(data), *(gpu if stage in NETWORK_STAGES else [])]
+                )
+                result["peak_mb"] = peak
+                report["stages"][name][stage] = result
+                print(
+                    f"{name:<10} {stage:<12} {result['images']:>6} {result['seconds'][0]:>8.2f} "
+                    f"{per_image(result['seconds']):>8.2f} "
+                    f"{per_image(result['finish_seconds']) if 'finish_seconds' in result else 0:>8.2f} {peak:>8.0f}"
+                    + (f"  GPU peak {result['gpu_peak_mb']:.0f} MB" if "gpu_peak_mb" in result else "")
+                )
+        print("(network stages: s/image is the network's part, CPU s the image's CPU work after it on one core)")
+        worst = {s: max(report["stages"][n][s]["peak_mb"] for n in roots) for s in STAGES}
+        print(f"\npeak memory per worker (target <= {PEAK_TARGET_MB} MB in every stage):")
+        for stage, peak in worst.items():
+            print(f"  {stage:<12} {peak:>6.0f} MB  {'ok' if peak <= PEAK_TARGET_MB else 'OVER'}")
 
-    worst = {s: max(report["stages"][n][s]["peak_mb"] for n in roots) for s in STAGES}
-    print(f"\npeak memory per worker (target <= {PEAK_TARGET_MB} MB in every stage):")
-    for stage, peak in worst.items():
-        print(f"  {stage:<12} {peak:>6.0f} MB  {'ok' if peak <= PEAK_TARGET_MB else 'OVER'}")
+    if "writers" in args.parts:
+        print(f"\nprediction with the writer's pool on {root.name} ({len(read_ids(root))} images, {device}):")
+        for stage in NETWORK_STAGES:
+            base = None
+            for workers in args.writer_workers:
+                result, peak = run_child(
+                    ["--child", f"writer:{stage}", "--root", str(root), "--writer-workers", str(workers), *gpu]
+                )
+                result["peak_mb"] = peak
+                report["writers"].append(result)
+                base = base or result["images_per_s"]
+                print(
+                    f"  {stage:<8} {workers:>2} worker(s): {result['images_per_s']:.3f} img/s "
+                    f"({result['images_per_s'] / base:.2f}x), per worker peak {result['worker_peak_mb']:.0f} MB, "
+                    f"trainer process peak {peak:.0f} MB"
+                )
 
-    gpu = None
-    stages = report["stages"].get("real", report["stages"]["synthetic"])
-    if args.gpu:
-        gpu = {"train_images_per_s": train_rate, "predict_images_per_s": 1 / per_image(stages["predict"]["seconds"])}
-    print(f"\nprojection: one round on a {NODE_CORES}-core node ({args.epochs} segmenter epochs):")
-    report["projection"] = projection(stages, report["loader"], gpu, args.epochs)
-    print("\n".join(report["projection"]))
+    if "training" in args.parts:
+        print(f"\nsegmenter training at crop 512x1024 on {root.name} ({device}):")
+        for workers in args.workers:
+            steps = args.steps if workers == args.workers[0] else 0  # the training step is timed once
+            result, peak = run_child(
+                ["--child", "loader", "--root", str(root), "--workers", str(workers), "--batches", str(args.batches)]
+                + ["--steps", str(steps), "--train-batch", str(args.train_batch), *gpu]
+            )
+            result["peak_mb"] = peak
+            report["loader"].append(result)
+            step = f", training step {result['train_images_per_s']:.3f} img/s" if "train_images_per_s" in result else ""
+            print(f"  {workers} worker(s): loader {result['loader_images_per_s']:.2f} img/s{step}, peak {peak:.0f} MB")
+        train_rate = next(r["train_images_per_s"] for r in report["loader"] if "train_images_per_s" in r)
+        for row in report["loader"]:
+            print(f"  loader/step ratio at {row['workers']} worker(s): {row['loader_images_per_s'] / train_rate:.1f}x")
+
+    if {"stages", "training"} <= set(args.parts):
+        stages = report["stages"].get("real", report["stages"]["synthetic"])
+        measured = None
+        if args.gpu:
+            measured = {"train_images_per_s": train_rate}
+            measured |= {f"{s}_images_per_s": 1 / per_image(stages[s]["seconds"]) for s in NETWORK_STAGES}
+        print(f"\nprojection: one round on a {NODE_CORES}-core node ({args.epochs} segmenter epochs):")
+        report["projection"] = projection(stages, report["loader"], measured, args.epochs)
+        print("\n".join(report["projection"]))
     (args.out / "scale.json").write_text(json.dumps(report, indent=1))
+
+
+def read_ids(root: Path) -> list[str]:
+    from wsps.io import read_id_list
+
+    return read_id_list(root / "lists" / "train_id.txt")
 
 
 if __name__ == "__main__":

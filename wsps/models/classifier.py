@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
-import cv2
-import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from skimage.segmentation import felzenszwalb
 from torch import nn
 from torchmetrics import Metric
 from torchmetrics.classification import MultilabelAveragePrecision
@@ -17,22 +15,10 @@ from torchmetrics.classification import MultilabelAveragePrecision
 from wsps.crops import crop_grid
 from wsps.data.transforms import working_size
 from wsps.models.build import NetworkModule
-from wsps.models.cam import allowed_classes, cam_labels, class_activation_maps, pamr, stitch_cams, superpixel_pool
-from wsps.models.crf import crf_labels
+from wsps.models.cam import allowed_classes, class_activation_maps, pamr, stitch_cams
+from wsps.models.finish import cam_label_image, cam_label_map, pool_and_mask
 from wsps.models.nets import MEMORY_FORMAT, build_net
 from wsps.models.optim import factories
-
-
-def superpixels(
-    image: np.ndarray, scale: float, sigma: float, min_size: int, max_side: int | None = None
-) -> np.ndarray:
-    """Felzenszwalb segments of an RGB image, computed on a copy shrunk so that its longer side is
-    at most `max_side` (Felzenszwalb's cost grows with the pixel count) and enlarged back."""
-    height, width = image.shape[:2]
-    size = working_size(height, width, max_side)
-    small = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA) if size else image
-    segments = felzenszwalb(small, scale=scale, sigma=sigma, min_size=min_size, channel_axis=-1).astype(np.int32)
-    return cv2.resize(segments, (width, height), interpolation=cv2.INTER_NEAREST) if size else segments
 
 
 def refine_pamr(full: torch.Tensor, image: torch.Tensor, max_side: int | None = None, **options) -> torch.Tensor:
@@ -170,31 +156,49 @@ class CropClassifier(NetworkModule, pl.LightningModule):
         """`raw_cams` refined as configured: PAMR, superpixel pooling, then (`masked`) the tag mask."""
         if self.hparams.cam_pamr:
             maps = [refine_pamr(full, image, **self.hparams.cam_pamr) for full, image in zip(maps, batch["image"])]
-        if self.hparams.cam_superpixels:
-            maps = [
-                superpixel_pool(
-                    full, torch.from_numpy(superpixels(image.cpu().numpy(), **self.hparams.cam_superpixels))
-                )
-                for full, image in zip(maps, batch["image"])
-            ]
-        if not masked:
-            return maps
-        tags = batch["tags"]
-        return [full * allowed_classes(tags[i], self.crops, self.hparams.canvas_size) for i, full in enumerate(maps)]
+        return [
+            pool_and_mask(
+                full,
+                image.cpu().numpy(),
+                self.allowed(tags) if masked else None,
+                self.hparams.cam_superpixels,
+            )
+            for full, image, tags in zip(maps, batch["image"], batch["tags"])
+        ]
+
+    def allowed(self, tags: torch.Tensor) -> torch.Tensor:
+        """(C, H, W) booleans of one image's crop tags (K, C): `wsps.models.cam.allowed_classes`."""
+        return allowed_classes(tags, self.crops, self.hparams.canvas_size)
 
     def cam_label_map(self, full: torch.Tensor, image: torch.Tensor, threshold: float) -> torch.Tensor:
         """Label map (H, W) of one image's stitched CAMs: the dense CRF's, or the thresholded argmax."""
-        if not self.hparams.cam_crf:
-            return cam_labels(full, threshold)
-        labels = crf_labels(full.float().cpu().numpy(), image.cpu().numpy(), threshold, **self.hparams.cam_crf)
-        return torch.from_numpy(labels)
+        return torch.from_numpy(cam_label_map(full, image.cpu().numpy(), threshold, self.hparams.cam_crf))
 
     def predict_step(self, batch, batch_idx):
-        """CAM label maps of the batch's images, from the tags of each crop."""
+        """Per image, what `finish_image` turns into its CAM label map: the stitched CAMs after
+        PAMR (`maps`, C x H x W), the image and the tag mask (`allowed`), as numpy."""
+        maps = self.raw_cams(batch)
+        if self.hparams.cam_pamr:
+            maps = [refine_pamr(full, image, **self.hparams.cam_pamr) for full, image in zip(maps, batch["image"])]
+        return [
+            {
+                "id": image_id,
+                "maps": full.float().cpu().numpy(),
+                "image": image.cpu().numpy(),
+                "allowed": self.allowed(tags).cpu().numpy(),
+            }
+            for image_id, full, image, tags in zip(batch["id"], maps, batch["image"], batch["tags"])
+        ]
+
+    def finish_image(self):
+        """The per-image CPU work after `predict_step` (superpixels, tag mask, CRF), as a picklable
+        function of one item's arrays: `wsps.models.finish.cam_label_image` with this model's options."""
         threshold = self.hparams.cam_threshold
         if not isinstance(threshold, (int, float)):
             raise ValueError(f"cam_threshold={threshold!r}: choose it first (wsps.selection) or give a number")
-        labels = [
-            self.cam_label_map(full, image, threshold) for full, image in zip(self.stitched_cams(batch), batch["image"])
-        ]
-        return {"id": list(batch["id"]), "cam_label": [label.cpu().numpy() for label in labels]}
+        return partial(
+            cam_label_image,
+            threshold=float(threshold),
+            superpixels=dict(self.hparams.cam_superpixels) if self.hparams.cam_superpixels else None,
+            crf=dict(self.hparams.cam_crf) if self.hparams.cam_crf else None,
+        )

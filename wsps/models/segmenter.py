@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from torch import nn
 
 from wsps.eval.evaluator import PANOPTIC_KEYS, PanopticEvaluator
 from wsps.models.build import NetworkModule
-from wsps.models.crf import dense_crf
+from wsps.models.finish import segmentation_image
 from wsps.models.losses import center_loss, class_balance_weights, crop_tag_loss, offset_loss, semantic_loss
 from wsps.models.nets import build_net
 from wsps.models.optim import factories
@@ -165,19 +165,25 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
             )
         return parts["total"]
 
-    def panoptic(self, out: dict, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def panoptic_options(self) -> dict:
+        """`panoptic_from_outputs`' keyword arguments after the thing classes, from the hyperparameters."""
         h = self.hparams
+        return {
+            "center_threshold": h.center_threshold,
+            "nms_kernel": h.nms_kernel,
+            "top_k": h.top_k,
+            "stuff_area": h.stuff_area,
+            "void_label": h.ignore_label,
+            "thing_area": h.thing_area,
+        }
+
+    def panoptic(self, out: dict, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return panoptic_from_outputs(
             out["sem"][index].argmax(0),
             out["center"][index],
             out["offset"][index],
-            h.thing_classes,
-            h.center_threshold,
-            h.nms_kernel,
-            h.top_k,
-            h.stuff_area,
-            h.ignore_label,
-            h.thing_area,
+            self.hparams.thing_classes,
+            **self.panoptic_options(),
         )
 
     # ------------------------------------------------------------------ validation
@@ -212,30 +218,38 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
     # ------------------------------------------------------------------ prediction
 
     def predict_step(self, batch, batch_idx):
-        """Per image: raw labels, the winning class's softmax score, and the panoptic map."""
+        """Per image, what `finish_image` turns into its predictions, as numpy: the semantic argmax,
+        the centre heatmap and the offsets; with `crf`, the softmax and the RGB image, else the
+        raw labels and their softmax scores."""
         out = self(batch["image"])
         probs = out["sem"].float().softmax(dim=1)
-        if self.hparams.crf:
-            probs = torch.stack(
-                [
-                    torch.from_numpy(dense_crf(p.cpu().numpy(), rgb.cpu().numpy(), **self.hparams.crf))
-                    for p, rgb in zip(probs, batch["rgb"])
-                ]
-            )
-        score, label = probs.max(dim=1)
+        semantic = out["sem"].argmax(dim=1).to(torch.uint8)
+        if not self.hparams.crf:
+            score, label = probs.max(dim=1)
         items = []
         for i, image_id in enumerate(batch["id"]):
-            sem, inst = self.panoptic(out, i)
-            items.append(
-                {
-                    "id": image_id,
-                    "sem": label[i].to(torch.uint8).cpu().numpy(),
-                    "score": score[i].float().cpu().numpy(),
-                    "panoptic_sem": sem.cpu().numpy().astype(np.uint8),
-                    "panoptic_inst": inst.cpu().numpy().astype(np.int32),
-                }
-            )
+            item = {
+                "id": image_id,
+                "semantic": semantic[i].cpu().numpy(),
+                "center": out["center"][i].float().cpu().numpy(),
+                "offset": out["offset"][i].float().cpu().numpy(),
+            }
+            if self.hparams.crf:
+                item |= {"probs": probs[i].cpu().numpy(), "rgb": batch["rgb"][i].cpu().numpy()}
+            else:
+                item |= {"label": label[i].to(torch.uint8).cpu().numpy(), "score": score[i].cpu().numpy()}
+            items.append(item)
         return items
+
+    def finish_image(self):
+        """The per-image CPU work after `predict_step` (CRF, panoptic post-processing), as a
+        picklable function of one item's arrays: `wsps.models.finish.segmentation_image`."""
+        return partial(
+            segmentation_image,
+            crf=dict(self.hparams.crf) if self.hparams.crf else None,
+            thing_classes=tuple(self.hparams.thing_classes),
+            panoptic=self.panoptic_options(),
+        )
 
 
 class ExportableSegmenter(nn.Module):

@@ -1,37 +1,192 @@
-"""Prediction writers: the files the next step of the method reads, one set per image."""
+"""Prediction writers: the files the next step of the method reads, one set per image.
+
+The network runs in batches in the trainer's process; each image's CPU work after it (the model's
+`finish_image`: superpixels, dense CRF, panoptic post-processing) and the encoding and writing of
+its files run in a pool of `num_workers` processes. At most `in_flight` images per worker wait
+in the pool, so memory stays bounded; the network waits when the pool is full. The files are the
+same whatever the number of workers (0: everything in the trainer's process, in order). An image
+whose work fails is reported in one line and the others go on; the writer raises at the end,
+naming how many failed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 
 from wsps.eval.panoptic import write_panoptic
-from wsps.io import write_label_png, write_score_mat
+from wsps.io import InputError, write_label_png, write_score_mat
+
+log = logging.getLogger(__name__)
 
 
-class CamLabelWriter(BasePredictionWriter):
+def pool_size(num_workers: int | str, on_cpu: bool, cores: int | None = None) -> int:
+    """The writer's processes: a number as given, or `auto`: every core when the network runs on
+    the CPU (the network and the pool take turns, bounded by the images in flight), else all but
+    the one that drives the accelerator."""
+    if num_workers != "auto":
+        count = int(num_workers)
+        if count < 0:
+            raise ValueError(f"writer.num_workers={num_workers}: give 0 (no pool), a count or auto")
+        return count
+    cores = cores or len(os.sched_getaffinity(0))
+    return cores if on_cpu else max(1, cores - 1)
+
+
+def _one_thread() -> None:
+    """A pool process's initialiser: one core each, as many processes as cores."""
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def finish_and_save(
+    finish: Callable[..., dict], save: Callable[[str, dict], None], image_id: str, arrays: dict
+) -> None:
+    """One image's work in a pool process: `finish(**arrays)`, then `save` its results."""
+    save(image_id, finish(**arrays))
+
+
+@dataclass(frozen=True)
+class CamLabelFiles:
+    """Where CAM label maps go: `output_dir/<template % id>` (palette PNG)."""
+
+    output_dir: Path
+    template: str
+
+    def __call__(self, image_id: str, outputs: dict) -> None:
+        write_label_png(self.output_dir / (self.template % image_id), outputs["cam_label"])
+
+
+@dataclass(frozen=True)
+class SegmentationFiles:
+    """Where the segmenter's predictions go (see `SegmentationWriter`)."""
+
+    sem_dir: Path
+    score_dir: Path
+    panoptic_dir: Path
+    pred_template: str
+    pred_score_template: str
+    thing_classes: tuple[int, ...]
+
+    def __call__(self, image_id: str, outputs: dict) -> None:
+        write_label_png(self.sem_dir / (self.pred_template % image_id), outputs["sem"])
+        write_score_mat(self.score_dir / (self.pred_score_template % image_id), outputs["score"])
+        write_panoptic(
+            self.panoptic_dir, image_id, outputs["panoptic_sem"], outputs["panoptic_inst"], self.thing_classes
+        )
+
+
+class PooledWriter(BasePredictionWriter):
+    """A prediction writer whose per-image work runs in a process pool (the module's docstring).
+    The model's `predict_step` returns one dict of numpy arrays per image, with its `id`; the
+    model's `finish_image()` turns an image's arrays into results and the subclass's `files()`
+    saves them.
+
+    Args:
+        num_workers: pool processes, `auto` (`pool_size`) or 0 for none.
+        in_flight: images per process that may wait in the pool before the network waits.
+    """
+
+    def __init__(self, num_workers: int | str, in_flight: int):
+        super().__init__(write_interval="batch")
+        self.num_workers, self.in_flight = num_workers, in_flight
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: list[tuple[str, Future]] = []
+        self._failures: list[str] = []
+        self._images = 0
+        self._job: Callable | None = None
+
+    def files(self) -> Callable[[str, dict], None]:
+        raise NotImplementedError
+
+    def output_root(self) -> Path:
+        raise NotImplementedError
+
+    def on_predict_start(self, trainer, pl_module):
+        self._pending, self._failures, self._images = [], [], 0
+        workers = pool_size(self.num_workers, on_cpu=pl_module.device.type == "cpu")
+        self._job = (pl_module.finish_image(), self.files())
+        self._pool = None
+        if workers:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread)
+        self._limit = max(1, workers) * self.in_flight
+
+    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
+        finish, save = self._job
+        for item in prediction:
+            image_id = item.pop("id")
+            self._images += 1
+            if self._pool is None:
+                try:
+                    finish_and_save(finish, save, image_id, item)
+                except Exception as err:  # noqa: BLE001  one image's failure is reported, the others go on
+                    self._failed(image_id, err)
+                continue
+            self._pending.append((image_id, self._pool.submit(finish_and_save, finish, save, image_id, item)))
+            if len(self._pending) >= self._limit:
+                self._drain(keep=self._limit // 2)
+
+    def _failed(self, image_id: str, err: BaseException) -> None:
+        message = f"{image_id}: {type(err).__name__}: {err}".splitlines()[0]
+        log.error("prediction of %s", message)
+        self._failures.append(message)
+
+    def _drain(self, keep: int = 0) -> None:
+        while len(self._pending) > keep:
+            image_id, future = self._pending.pop(0)
+            err = future.exception()
+            if isinstance(err, BrokenProcessPool):
+                raise err
+            if err is not None:
+                self._failed(image_id, err)
+
+    def on_predict_end(self, trainer, pl_module):
+        try:
+            self._drain()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._failures:
+            raise InputError(
+                self.output_root(),
+                f"{len(self._failures)} of {self._images} images' predictions failed, the others were written "
+                f"(first: {self._failures[0]})",
+            )
+
+
+class CamLabelWriter(PooledWriter):
     """The classifier's CAM label maps: `output_dir/<template % id>` (palette PNG), the input of
     generate_gt's first-round preset. Arguments: conf/writer/cam_labels.yaml."""
 
-    def __init__(self, output_dir: str, template: str):
-        super().__init__(write_interval="batch")
+    def __init__(self, output_dir: str, template: str, num_workers: int | str, in_flight: int):
+        super().__init__(num_workers, in_flight)
         self.output_dir, self.template = Path(output_dir), template
 
-    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
-        for image_id, label in zip(prediction["id"], prediction["cam_label"]):
-            write_label_png(self.output_dir / (self.template % image_id), label)
+    def files(self) -> CamLabelFiles:
+        return CamLabelFiles(self.output_dir, self.template)
+
+    def output_root(self) -> Path:
+        return self.output_dir
 
 
-class SegmentationWriter(BasePredictionWriter):
+class SegmentationWriter(PooledWriter):
     """The segmenter's predictions under `pred_root`: raw labels `pred_dir/<id>_leftImg8bit.png`
     (palette PNG), winning softmax scores `pred_score_dir/<id>_leftImg8bit.mat` (variable
     `feat`, float32), and the panoptic map in cityscapesscripts' format in `panoptic_dir`.
-
-    Files are written by `threads` background threads (mostly compression, which releases the
-    GIL), so that the model does not wait for the disk. Arguments: conf/writer/segmentation.yaml."""
+    Arguments: conf/writer/segmentation.yaml."""
 
     def __init__(
         self,
@@ -42,37 +197,28 @@ class SegmentationWriter(BasePredictionWriter):
         panoptic_dir: str,
         pred_template: str,
         pred_score_template: str,
-        threads: int,
+        num_workers: int | str,
+        in_flight: int,
     ):
-        super().__init__(write_interval="batch")
-        root = Path(pred_root)
-        self.sem_dir, self.score_dir, self.panoptic_dir = root / pred_dir, root / pred_score_dir, root / panoptic_dir
+        super().__init__(num_workers, in_flight)
+        self.root = Path(pred_root)
+        self.sem_dir, self.score_dir, self.panoptic_dir = (
+            self.root / pred_dir,
+            self.root / pred_score_dir,
+            self.root / panoptic_dir,
+        )
         self.pred_template, self.pred_score_template = pred_template, pred_score_template
         self.thing_classes = tuple(thing_classes)
-        self.threads = threads
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: list[Future] = []
 
-    def _write(self, item: dict) -> None:
-        image_id = item["id"]
-        write_label_png(self.sem_dir / (self.pred_template % image_id), item["sem"])
-        write_score_mat(self.score_dir / (self.pred_score_template % image_id), item["score"])
-        write_panoptic(self.panoptic_dir, image_id, item["panoptic_sem"], item["panoptic_inst"], self.thing_classes)
+    def files(self) -> SegmentationFiles:
+        return SegmentationFiles(
+            self.sem_dir,
+            self.score_dir,
+            self.panoptic_dir,
+            self.pred_template,
+            self.pred_score_template,
+            self.thing_classes,
+        )
 
-    def on_predict_start(self, trainer, pl_module):
-        self._pool = ThreadPoolExecutor(max_workers=max(1, self.threads))
-
-    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
-        self._pending += [self._pool.submit(self._write, item) for item in prediction]
-        if len(self._pending) > 4 * self.threads:  # bound the images held in memory
-            self._drain(keep=2 * self.threads)
-
-    def _drain(self, keep: int = 0) -> None:
-        while len(self._pending) > keep:
-            self._pending.pop(0).result()  # re-raises a failed write
-
-    def on_predict_end(self, trainer, pl_module):
-        try:
-            self._drain()
-        finally:
-            self._pool.shutdown(wait=True)
+    def output_root(self) -> Path:
+        return self.root
