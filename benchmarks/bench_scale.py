@@ -437,6 +437,8 @@ def main() -> None:
             print(f"  {stage:<12} {peak:>6.0f} MB  {'ok' if peak <= PEAK_TARGET_MB else 'OVER'}")
 
     if "writers" in args.parts:
+        if "stages" not in args.parts:
+            run_child(["--child", "prepare", "--root", str(root)])  # the tags and labels prediction reads
         print(f"\nprediction with the writer's pool on {root.name} ({len(read_ids(root))} images, {device}):")
         for stage in NETWORK_STAGES:
             base = None

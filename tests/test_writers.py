@@ -142,7 +142,7 @@ def test_a_failing_image_is_reported_and_the_others_are_written(tmp_path, caplog
 
 def test_pool_size():
     assert pool_size(3, on_cpu=True) == 3 and pool_size("0", on_cpu=False) == 0
-    assert pool_size("auto", on_cpu=True, cores=2) == 2  # the network and the pool take turns on a CPU
+    assert pool_size("auto", on_cpu=True, cores=2) == 0  # the network's threads use every core
     assert pool_size("auto", on_cpu=False, cores=16) == 15  # one core drives the GPU
     assert pool_size("auto", on_cpu=False, cores=1) == 1
     with pytest.raises(ValueError, match="num_workers=-1"):

@@ -31,16 +31,17 @@ log = logging.getLogger(__name__)
 
 
 def pool_size(num_workers: int | str, on_cpu: bool, cores: int | None = None) -> int:
-    """The writer's processes: a number as given, or `auto`: every core when the network runs on
-    the CPU (the network and the pool take turns, bounded by the images in flight), else all but
-    the one that drives the accelerator."""
+    """The writer's processes: a number as given, or `auto`: the cores the network does not use.
+    That is none when it runs on the CPU, whose threads it and the per-image work (torch's
+    post-processing, OpenCV) already share: on 2 cores a pool was no faster than none
+    (docs/cityscapes.md). Beside a GPU, every core but the one that drives it."""
     if num_workers != "auto":
         count = int(num_workers)
         if count < 0:
             raise ValueError(f"writer.num_workers={num_workers}: give 0 (no pool), a count or auto")
         return count
     cores = cores or len(os.sched_getaffinity(0))
-    return cores if on_cpu else max(1, cores - 1)
+    return 0 if on_cpu else max(1, cores - 1)
 
 
 def _one_thread() -> None:
