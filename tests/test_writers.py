@@ -13,7 +13,7 @@ import torch
 from wsps.data.metadata import dataset_meta
 from wsps.io import InputError, read_score_mat
 from wsps.models.build import build_model
-from wsps.models.crf import dense_crf
+from wsps.models.crf import dense_crf, dense_crf_torch
 from wsps.models.writers import CamLabelWriter, SegmentationWriter, pool_size
 
 CITYSCAPES = dataset_meta("cityscapes")
@@ -35,16 +35,17 @@ def _model(stage: str, **values):
     return build_model(stage, NET, class_names=CITYSCAPES.class_names, **values).eval()
 
 
-def _segmenter_prediction(n: int = 3):
-    model = _model("segmenter", thing_classes=CITYSCAPES.thing_classes, crf=CRF)
+def _segmenter_prediction(n: int = 3, backend: str = "cpu"):
+    model = _model("segmenter", thing_classes=CITYSCAPES.thing_classes, crf={**CRF, "backend": backend})
     rgb = _images(n, seed=1)
     batch = {"id": [f"img{k}" for k in range(n)], "rgb": rgb, "image": rgb.permute(0, 3, 1, 2).float() / 255}
     with torch.no_grad():
         return model, batch, model.predict_step(batch, 0)
 
 
-def _classifier_prediction(n: int = 3):
+def _classifier_prediction(n: int = 3, backend: str = "cpu"):
     model = _model("classifier", canvas_size=list(CANVAS), crop_size=list(CROP), cam_threshold=0.3)
+    model.hparams.cam_crf = {**model.hparams.cam_crf, "backend": backend}
     image = _images(n, seed=2)
     crops = torch.stack(
         [torch.stack([img.permute(2, 0, 1)[:, r, c].float() / 255 for r, c in model.crops]) for img in image]
@@ -121,6 +122,30 @@ def test_cam_label_files_are_the_same_for_any_number_of_workers(tmp_path):
         labelled = expected[expected != 255]
         allowed = model.allowed(batch["tags"][k]).numpy()
         assert labelled.size and all(allowed[c].any() for c in np.unique(labelled))
+
+
+def test_a_crf_on_the_device_gives_the_same_files_for_any_number_of_workers(tmp_path):
+    """`crf.backend: gpu`: the CRF runs in torch in predict_step (here on the CPU), the pool does the rest."""
+    from PIL import Image
+
+    model, batch, items = _segmenter_prediction(backend="gpu")
+    assert "probs" not in items[0] and model.finish_image().keywords["crf"] is None
+    for workers in (0, 2):
+        _write(_segmentation_writer(tmp_path / str(workers), workers), model, items)
+    assert _files(tmp_path / "2") == _files(tmp_path / "0") and len(_files(tmp_path / "0")) == 12
+    probs = model(batch["image"])["sem"].float().softmax(1)
+    for image_id, p, rgb in zip(batch["id"], probs, batch["rgb"]):
+        expected = dense_crf_torch(p, rgb, **CRF).argmax(0).numpy()
+        label = np.asarray(Image.open(tmp_path / "0" / "pred_sem_raw" / f"{image_id}_leftImg8bit.png"))
+        assert np.array_equal(label, expected)
+
+    model, batch, items = _classifier_prediction(backend="gpu")
+    assert set(items[0]) == {"id", "cam_label"}
+    _write(CamLabelWriter(str(tmp_path / "cam"), "%s.png", num_workers=2, in_flight=1), model, items)
+    maps = model.stitched_cams(batch)
+    for k, image_id in enumerate(batch["id"]):
+        expected = model.cam_label_map(maps[k], batch["image"][k], 0.3).numpy()
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "cam" / f"{image_id}.png")), expected)
 
 
 @pytest.mark.parametrize("workers", [0, 2])

@@ -16,7 +16,7 @@ from wsps.crops import crop_grid
 from wsps.data.transforms import working_size
 from wsps.models.build import NetworkModule
 from wsps.models.cam import allowed_classes, class_activation_maps, pamr, stitch_cams
-from wsps.models.finish import cam_label_image, cam_label_map, pool_and_mask
+from wsps.models.finish import cam_label_image, cam_label_map, made_on_device, pool_and_mask
 from wsps.models.nets import MEMORY_FORMAT, build_net
 from wsps.models.optim import factories
 
@@ -152,9 +152,12 @@ class CropClassifier(NetworkModule, pl.LightningModule):
         cams = self.cams(crops.flatten(0, 1)).unflatten(0, (n_images, n_crops))
         return [stitch_cams(cams[i], tags[i], self.crops, self.hparams.canvas_size) for i in range(n_images)]
 
-    def refine_cams(self, maps: list[torch.Tensor], batch, masked: bool = True) -> list[torch.Tensor]:
-        """`raw_cams` refined as configured: PAMR, superpixel pooling, then (`masked`) the tag mask."""
-        if self.hparams.cam_pamr:
+    def refine_cams(
+        self, maps: list[torch.Tensor], batch, masked: bool = True, pamr: bool = True
+    ) -> list[torch.Tensor]:
+        """`raw_cams` refined as configured: PAMR (unless `pamr` is false: done already),
+        superpixel pooling, then (`masked`) the tag mask."""
+        if self.hparams.cam_pamr and pamr:
             maps = [refine_pamr(full, image, **self.hparams.cam_pamr) for full, image in zip(maps, batch["image"])]
         return [
             pool_and_mask(
@@ -175,11 +178,18 @@ class CropClassifier(NetworkModule, pl.LightningModule):
         return torch.from_numpy(cam_label_map(full, image.cpu().numpy(), threshold, self.hparams.cam_crf))
 
     def predict_step(self, batch, batch_idx):
-        """Per image, what `finish_image` turns into its CAM label map: the stitched CAMs after
-        PAMR (`maps`, C x H x W), the image and the tag mask (`allowed`), as numpy."""
+        """Per image, what `finish_image` turns into its CAM label map, as numpy: the stitched CAMs
+        after PAMR (`maps`, C x H x W), the image and the tag mask (`allowed`); with
+        `cam_crf.backend: gpu`, the label map itself (`cam_label`), made here on the network's device."""
         maps = self.raw_cams(batch)
         if self.hparams.cam_pamr:
             maps = [refine_pamr(full, image, **self.hparams.cam_pamr) for full, image in zip(maps, batch["image"])]
+        if self.crf_on_device():
+            threshold = self.threshold()
+            return [
+                {"id": image_id, "cam_label": self.cam_label_map(full, image, threshold).numpy()}
+                for image_id, full, image in zip(batch["id"], self.refine_cams(maps, batch, pamr=False), batch["image"])
+            ]
         return [
             {
                 "id": image_id,
@@ -190,15 +200,25 @@ class CropClassifier(NetworkModule, pl.LightningModule):
             for image_id, full, image, tags in zip(batch["id"], maps, batch["image"], batch["tags"])
         ]
 
-    def finish_image(self):
-        """The per-image CPU work after `predict_step` (superpixels, tag mask, CRF), as a picklable
-        function of one item's arrays: `wsps.models.finish.cam_label_image` with this model's options."""
+    def crf_on_device(self) -> bool:
+        """Whether the CAM labels' CRF runs in torch on the network's device (`cam_crf.backend: gpu`)."""
+        return bool(self.hparams.cam_crf) and self.hparams.cam_crf.get("backend") == "gpu"
+
+    def threshold(self) -> float:
         threshold = self.hparams.cam_threshold
         if not isinstance(threshold, (int, float)):
             raise ValueError(f"cam_threshold={threshold!r}: choose it first (wsps.selection) or give a number")
+        return float(threshold)
+
+    def finish_image(self):
+        """The per-image CPU work after `predict_step` (superpixels, tag mask, CRF), as a picklable
+        function of one item's arrays: `wsps.models.finish.cam_label_image` with this model's
+        options (`finish.made_on_device` when `predict_step` made the labels)."""
+        if self.crf_on_device():
+            return made_on_device
         return partial(
             cam_label_image,
-            threshold=float(threshold),
+            threshold=self.threshold(),
             superpixels=dict(self.hparams.cam_superpixels) if self.hparams.cam_superpixels else None,
             crf=dict(self.hparams.cam_crf) if self.hparams.cam_crf else None,
         )

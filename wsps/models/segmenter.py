@@ -13,6 +13,7 @@ from torch import nn
 
 from wsps.eval.evaluator import PANOPTIC_KEYS, PanopticEvaluator
 from wsps.models.build import NetworkModule
+from wsps.models.crf import dense_crf_torch
 from wsps.models.finish import segmentation_image
 from wsps.models.losses import center_loss, class_balance_weights, crop_tag_loss, offset_loss, semantic_loss
 from wsps.models.nets import build_net
@@ -217,14 +218,25 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
 
     # ------------------------------------------------------------------ prediction
 
+    def crf_on_device(self) -> dict | None:
+        """The CRF's options when it runs in `predict_step` on the network's device (`crf.backend:
+        gpu`, torch); None when it runs in the writer's pool (`cpu`, pydensecrf) or not at all."""
+        crf = dict(self.hparams.crf or {})
+        return {k: v for k, v in crf.items() if k != "backend"} if crf.get("backend") == "gpu" else None
+
     def predict_step(self, batch, batch_idx):
         """Per image, what `finish_image` turns into its predictions, as numpy: the semantic argmax,
-        the centre heatmap and the offsets; with `crf`, the softmax and the RGB image, else the
-        raw labels and their softmax scores."""
+        the centre heatmap and the offsets; with the CRF in the pool, the softmax and the RGB image,
+        else the raw labels and their scores (the CRF's, with `crf.backend: gpu`)."""
         out = self(batch["image"])
         probs = out["sem"].float().softmax(dim=1)
         semantic = out["sem"].argmax(dim=1).to(torch.uint8)
-        if not self.hparams.crf:
+        in_pool = bool(self.hparams.crf) and self.crf_on_device() is None
+        if self.crf_on_device() is not None:
+            probs = torch.stack(
+                [dense_crf_torch(p, rgb, **self.crf_on_device()) for p, rgb in zip(probs, batch["rgb"])]
+            )
+        if not in_pool:
             score, label = probs.max(dim=1)
         items = []
         for i, image_id in enumerate(batch["id"]):
@@ -234,7 +246,7 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
                 "center": out["center"][i].float().cpu().numpy(),
                 "offset": out["offset"][i].float().cpu().numpy(),
             }
-            if self.hparams.crf:
+            if in_pool:
                 item |= {"probs": probs[i].cpu().numpy(), "rgb": batch["rgb"][i].cpu().numpy()}
             else:
                 item |= {"label": label[i].to(torch.uint8).cpu().numpy(), "score": score[i].cpu().numpy()}
@@ -242,11 +254,13 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
         return items
 
     def finish_image(self):
-        """The per-image CPU work after `predict_step` (CRF, panoptic post-processing), as a
-        picklable function of one item's arrays: `wsps.models.finish.segmentation_image`."""
+        """The per-image CPU work after `predict_step` (CRF unless on the device, panoptic
+        post-processing), as a picklable function of one item's arrays:
+        `wsps.models.finish.segmentation_image`."""
+        in_pool = bool(self.hparams.crf) and self.crf_on_device() is None
         return partial(
             segmentation_image,
-            crf=dict(self.hparams.crf) if self.hparams.crf else None,
+            crf=dict(self.hparams.crf) if in_pool else None,
             thing_classes=tuple(self.hparams.thing_classes),
             panoptic=self.panoptic_options(),
         )
