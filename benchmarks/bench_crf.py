@@ -1,17 +1,17 @@
-"""The dense CRF in torch (`crf.backend: torch`) against pydensecrf (`cpu`): how many pixels' labels
+"""The dense CRF in torch (`crf.backend: gpu`) against pydensecrf (`cpu`): how many pixels' labels
 agree, and the time per image of each.
 
-    python benchmarks/bench_crf.py [--camvid 20] [--ckpt CAMVID_SEGMENTER.ckpt] [--device cuda]
+    python benchmarks/bench_crf.py [--cityscapes 5] [--camvid 20] [--ckpt CAMVID_SEGMENTER.ckpt]
+                                   [--device cuda] [--half N]
 
 Images: the five real Cityscapes images of ../shared/data/cityscapes_real (1024x2048) and the first
 `--camvid` validation images of data/camvid (360x480). Unaries: each image's true labels as a
 network at output stride 8 would see them: one-hot train ids shrunk 8 times, logits 3 x one-hot
 plus unit Gaussian noise, enlarged back and softmaxed (seeded per image); with `--ckpt`, the
-CamVid images' unaries are that segmenter's softmax instead. Both CRFs run the segmenter's
-settings (conf/model/segmenter.yaml `crf`) and, on the same inputs, the CAM labels' (conf/model/
-classifier.yaml `cam_crf`). Prints per data set and setting: pixels whose argmax agrees, each
-backend's label accuracy against the truth, and seconds per image of each backend.
-"""
+CamVid images' unaries are that segmenter's softmax instead. Both CRFs run the options each data
+set's runs use (conf/model/segmenter.yaml `crf`, the same as classifier.yaml's `cam_crf`; for
+Cityscapes with experiment=cityscapes_segmenter's changes). Prints per data set: pixels whose
+argmax agrees, each backend's label accuracy against the truth, and seconds per image of each."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def crf_settings() -> dict[str, dict]:
     classifier.yaml's `cam_crf`), with the Cityscapes experiment's changes for Cityscapes."""
     default = OmegaConf.load(REPO / "conf" / "model" / "segmenter.yaml").crf
     cityscapes = OmegaConf.load(REPO / "conf" / "experiment" / "cityscapes_segmenter.yaml").model.crf
+    settings = {"cityscapes_real": OmegaConf.merge(default, cityscapes), "camvid": default}
     return {
-        "cityscapes_real": OmegaConf.to_container(OmegaConf.merge(default, cityscapes)),
-        "camvid": OmegaConf.to_container(default),
+        name: {k: v for k, v in OmegaConf.to_container(s).items() if k != "backend"} for name, s in settings.items()
     }
 
 

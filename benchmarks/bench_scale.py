@@ -1,32 +1,42 @@
-"""Benchmark the Cityscapes path at 1024x2048: every stage per image and per worker, the training
-loader against the training step, and a projection of one Cityscapes round on a 16-core node.
+"""Benchmark the Cityscapes path at 1024x2048: every stage per image and per worker, the prediction
+writers' pool, the training loader against the training step, and a projection of one
+Cityscapes round on a 16-core node.
 
-    python benchmarks/bench_scale.py [--synthetic 4] [--workers 0 1 2] [--steps 2] [--out runs/bench_scale]
+    python benchmarks/bench_scale.py [--parts stages writers training] [--synthetic 4]
+                                     [--writer-workers 1 2] [--workers 0 1 2] [--steps 2]
+                                     [--out runs/bench_scale] [--gpu]
 
 Data: `--synthetic` synthetic images drawn at 1024x2048 and the five real Cityscapes images of
 ../shared/data/cityscapes_real (skipped when absent), each laid out as a Cityscapes root whose
-val split is its train split. Each stage runs in a child process of its own (one worker: one
-OpenCV thread in the CPU stages, all cores for the networks), timing every image
-after the first (start-up and first-call costs are reported apart) and reporting the child's peak
-resident memory: prepare (train ids, boxes), cues (GrabCut, proposals, M&G), CAM inference (the
-`cityscapes_classifier` network on the 15 crops, stitching, superpixels, CRF), generate_gt's first
-round, and segmenter prediction with its writers (`cityscapes_segmenter`). Both networks are
-ResNet-50 as configured, randomly initialised (speed does not depend on the weights).
+val split is its train split.
+
+Stages: each in a child process of its own (one OpenCV thread in the CPU stages, all cores for
+the networks), timing every image after the first (start-up and first-call costs are reported
+apart) and reporting the child's peak resident memory: prepare (train ids, boxes), cues
+(GrabCut, proposals, M&G), CAM inference (the `cityscapes_classifier` network on the 15 crops,
+then superpixels, tag mask, CRF), generate_gt's first round, and segmenter prediction
+(`cityscapes_segmenter`, then CRF and panoptic maps). For the two networks the network's
+seconds and the image's CPU work after it (on one core, with its files written, as a pool
+process does it) are timed apart. Both networks are ResNet-50 as configured, randomly
+initialised (speed does not depend on the weights).
+
+Writers: both predictions end to end, the network image by image and each image's CPU work in
+the writer's pool of each of `--writer-workers` processes (0: none), on the real images (the
+synthetic ones without them): images/s and a pool process's peak resident memory.
 
 Training: the segmenter's training loader alone (images/s over `--batches` batches, for each of
 `--workers`) against the training step's images/s on this CPU (`--steps` steps after one warm-up,
 batch `--train-batch`).
 
-Projection: one Cityscapes round (train alone, and with train_extra) on a 16-core node with 1
-and 8 GPUs, from the per-image figures: the CPU stages on 16 processes, the loader's supply with
-one core per GPU kept for driving it, and the writers' cost (8 threads, `cityscapes_segmenter`).
-Without a GPU figure the training time printed is the floor the loader sets.
+Projection (with stages and training): one Cityscapes round (train alone, and with
+train_extra) on a 16-core node with 1 and 8 GPUs, from the per-image figures: the CPU stages on
+16 processes, the loader's supply with one core per GPU kept for driving it, and the writers'
+CPU work on every core but one per GPU. Without a GPU figure the training time printed is the
+floor the loader sets.
 
 With `--gpu` (not yet run: no GPU has been available), the networks and the training step run on
 the GPU at the configured precision, and the projection uses the measured GPU rates; peak GPU
-memory is reported. Prints a table, the 2 GB-per-worker check and the projection; writes
-everything as JSON to `<out>/scale.json`.
-"""
+memory is reported. Writes everything as JSON to `<out>/scale.json`."""
 
 from __future__ import annotations
 
