@@ -1,4 +1,4 @@
-"""CAM labels refined five ways, from one trained classifier: precision and coverage per stuff class.
+"""CAM labels refined six ways, from one trained classifier: precision and coverage per stuff class.
 
     python benchmarks/bench_cam_refine.py CKPT --dataset camvid --data data/camvid [--split train] [--limit N]
 
@@ -10,6 +10,7 @@ that are right (precision) and of the class's pixels labelled right (coverage), 
 and for all stuff, and the things' figures. Refinements:
 - `argmax`: the stitched CAMs thresholded, nothing else;
 - `superpixels+crf`: Felzenszwalb pooling, then the dense CRF (the default);
+- `superpixels+crf_gpu`: the same with the CRF in torch (`cam_crf.backend: gpu`);
 - `pamr`: pixel-adaptive mask refinement (Araslanov and Roth, 2020), then the threshold;
 - `pamr+crf`: PAMR, then the dense CRF;
 - `pamr+superpixels+crf`: all three.
@@ -53,7 +54,8 @@ def methods(hparams) -> dict[str, dict]:
     crf = hparams.get("cam_crf") or DEFAULT_CRF
     return {
         "argmax": {"cam_pamr": None, "cam_superpixels": None, "cam_crf": None},
-        "superpixels+crf": {"cam_pamr": None, "cam_superpixels": superpixels, "cam_crf": crf},
+        "superpixels+crf": {"cam_pamr": None, "cam_superpixels": superpixels, "cam_crf": {**crf, "backend": "cpu"}},
+        "superpixels+crf_gpu": {"cam_pamr": None, "cam_superpixels": superpixels, "cam_crf": {**crf, "backend": "gpu"}},
         "pamr": {"cam_pamr": PAMR, "cam_superpixels": None, "cam_crf": None},
         "pamr+crf": {"cam_pamr": PAMR, "cam_superpixels": None, "cam_crf": crf},
         "pamr+superpixels+crf": {"cam_pamr": PAMR, "cam_superpixels": superpixels, "cam_crf": crf},
