@@ -397,6 +397,8 @@ def test_torch_crf_agrees_with_pydensecrf():
     reference = dense_crf(probs, image, **options).argmax(0)
     ours = dense_crf_torch(torch.from_numpy(probs), torch.from_numpy(image), **options)
     assert ours.shape == (5, 96, 128) and torch.allclose(ours.sum(0), torch.ones(96, 128), atol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # as in predict_step: still float32 inside
+        assert torch.equal(dense_crf_torch(torch.from_numpy(probs), torch.from_numpy(image), **options), ours)
     ours = ours.argmax(0).numpy()
     assert (ours == reference).mean() >= 0.97
     before = (probs.argmax(0) == label).mean()

@@ -174,11 +174,22 @@ def dense_crf_torch(
     Returns:
         (K, H, W) float32 marginals.
     """
-    n_labels, height, width = probability.shape
+    _, height, width = probability.shape
     if image.ndim != 3 or tuple(image.shape[:2]) != (height, width) or image.shape[2] != 3:
         raise ValueError(
             f"image is {tuple(image.shape)} but the maps are {height}x{width}: expected an RGB image of that size"
         )
+    with torch.autocast(probability.device.type, enabled=False):  # float32 throughout, also in predict_step
+        return _mean_field(
+            probability, image, sxy, srgb, compat, gaussian_sxy, gaussian_compat, iterations, max_side, half, reach
+        )
+
+
+def _mean_field(
+    probability, image, sxy, srgb, compat, gaussian_sxy, gaussian_compat, iterations, max_side, half, reach
+):
+    """`dense_crf_torch`'s work, outside autocast."""
+    height, width = probability.shape[1:]
     shrunk = working_size(height, width, max_side)
     maps = probability.float()[None]
     rgb = image.to(maps.device).permute(2, 0, 1).float()[None]
