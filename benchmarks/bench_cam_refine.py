@@ -15,6 +15,7 @@ and for all stuff, and the things' figures. Refinements:
 - `pamr+crf`: PAMR, then the dense CRF;
 - `pamr+superpixels+crf`: all three.
 The CRF and superpixel settings are the checkpoint's; PAMR takes dilations 1 to 24 and 10 iterations.
+`--threshold T` labels with T for every method instead of choosing each method's threshold.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--selection-images", type=int, default=20)
     parser.add_argument("--methods", nargs="+", default=None)
+    parser.add_argument("--threshold", type=float, help="one CAM threshold for every method instead of choosing each")
     args = parser.parse_args()
     meta = dataset_meta(args.dataset)
     base = CropClassifier.load_from_checkpoint(args.ckpt, map_location="cpu").eval()
@@ -82,7 +84,10 @@ def main() -> None:
         model = copy.deepcopy(base)
         model.hparams.update(settings)
         start = time.perf_counter()
-        thresholds[name], _ = cam_threshold_from_tags(model, dm.predict_dataloader(), args.selection_images)
+        if args.threshold is not None:
+            thresholds[name] = args.threshold
+        else:
+            thresholds[name], _ = cam_threshold_from_tags(model, dm.predict_dataloader(), args.selection_images)
         model.hparams.cam_threshold = thresholds[name]
         models[name] = model
         print(f"{name}: threshold {thresholds[name]:.2f} chosen in {time.perf_counter() - start:.0f} s", flush=True)
