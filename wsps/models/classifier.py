@@ -152,13 +152,15 @@ class CropClassifier(NetworkModule, pl.LightningModule):
         cams = self.cams(crops.flatten(0, 1)).unflatten(0, (n_images, n_crops))
         return [stitch_cams(cams[i], tags[i], self.crops, self.hparams.canvas_size) for i in range(n_images)]
 
-    def refine_cams(
-        self, maps: list[torch.Tensor], batch, masked: bool = True, pamr: bool = True
-    ) -> list[torch.Tensor]:
-        """`raw_cams` refined as configured: PAMR (unless `pamr` is false: done already),
-        superpixel pooling, then (`masked`) the tag mask."""
-        if self.hparams.cam_pamr and pamr:
-            maps = [refine_pamr(full, image, **self.hparams.cam_pamr) for full, image in zip(maps, batch["image"])]
+    def pamr_cams(self, maps: list[torch.Tensor], batch) -> list[torch.Tensor]:
+        """`raw_cams` refined by PAMR when configured (`cam_pamr`), else as they are."""
+        if not self.hparams.cam_pamr:
+            return maps
+        return [refine_pamr(full, image, **self.hparams.cam_pamr) for full, image in zip(maps, batch["image"])]
+
+    def refine_cams(self, maps: list[torch.Tensor], batch, masked: bool = True) -> list[torch.Tensor]:
+        """`raw_cams` refined as configured: PAMR, superpixel pooling, then (`masked`) the tag mask."""
+        maps = self.pamr_cams(maps, batch)
         return [
             pool_and_mask(
                 full,
@@ -181,15 +183,13 @@ class CropClassifier(NetworkModule, pl.LightningModule):
         """Per image, what `finish_image` turns into its CAM label map, as numpy: the stitched CAMs
         after PAMR (`maps`, C x H x W), the image and the tag mask (`allowed`); with
         `cam_crf.backend: gpu`, the label map itself (`cam_label`), made here on the network's device."""
-        maps = self.raw_cams(batch)
-        if self.hparams.cam_pamr:
-            maps = [refine_pamr(full, image, **self.hparams.cam_pamr) for full, image in zip(maps, batch["image"])]
         if self.crf_on_device():
             threshold = self.threshold()
             return [
                 {"id": image_id, "cam_label": self.cam_label_map(full, image, threshold).numpy()}
-                for image_id, full, image in zip(batch["id"], self.refine_cams(maps, batch, pamr=False), batch["image"])
+                for image_id, full, image in zip(batch["id"], self.stitched_cams(batch), batch["image"])
             ]
+        maps = self.pamr_cams(self.raw_cams(batch), batch)
         return [
             {
                 "id": image_id,

@@ -224,6 +224,10 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
         crf = dict(self.hparams.crf or {})
         return {k: v for k, v in crf.items() if k != "backend"} if crf.get("backend") == "gpu" else None
 
+    def crf_in_pool(self) -> bool:
+        """Whether the CRF runs in the writer's pool (`crf.backend: cpu`, pydensecrf)."""
+        return bool(self.hparams.crf) and self.crf_on_device() is None
+
     def predict_step(self, batch, batch_idx):
         """Per image, what `finish_image` turns into its predictions, as numpy: the semantic argmax,
         the centre heatmap and the offsets; with the CRF in the pool, the softmax and the RGB image,
@@ -231,11 +235,9 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
         out = self(batch["image"])
         probs = out["sem"].float().softmax(dim=1)
         semantic = out["sem"].argmax(dim=1).to(torch.uint8)
-        in_pool = bool(self.hparams.crf) and self.crf_on_device() is None
-        if self.crf_on_device() is not None:
-            probs = torch.stack(
-                [dense_crf_torch(p, rgb, **self.crf_on_device()) for p, rgb in zip(probs, batch["rgb"])]
-            )
+        in_pool, on_device = self.crf_in_pool(), self.crf_on_device()
+        if on_device is not None:
+            probs = torch.stack([dense_crf_torch(p, rgb, **on_device) for p, rgb in zip(probs, batch["rgb"])])
         if not in_pool:
             score, label = probs.max(dim=1)
         items = []
@@ -257,10 +259,9 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
         """The per-image CPU work after `predict_step` (CRF unless on the device, panoptic
         post-processing), as a picklable function of one item's arrays:
         `wsps.models.finish.segmentation_image`."""
-        in_pool = bool(self.hparams.crf) and self.crf_on_device() is None
         return partial(
             segmentation_image,
-            crf=dict(self.hparams.crf) if in_pool else None,
+            crf=dict(self.hparams.crf) if self.crf_in_pool() else None,
             thing_classes=tuple(self.hparams.thing_classes),
             panoptic=self.panoptic_options(),
         )
