@@ -5,12 +5,14 @@
 
 The extensions and the overrides that switch each off are listed in benchmarks/ablation.yaml.
 `paper` switches every one off; `+<name>` every one but <name>; `all` none (the default loop);
-`all+<candidate>` adds one of the file's candidates (an EMA teacher, colour jitter, ...) to the
-default. Without --variants: every variant.
+`all-<name>` only <name>; `all+<candidate>` adds one of the file's candidates (an EMA teacher,
+colour jitter, ...) to the default. Without --variants: every variant.
 Every variant runs as a weak loop, and full supervision runs once per seed as the reference,
 all with the file's `shared` overrides (every round is run), into runs/bench_ablation/ (CamVid:
 runs/bench_ablation_camvid/, `experiment=camvid`; `--profile long`: `experiment=long`, into
-runs/bench_ablation_long/). Runs resume: a second call only prints. Prints per variant the mean
+runs/bench_ablation_long/). Runs resume: a second call only prints. A weak variant whose steps
+before round 1 are another's (same classifier and cue overrides) copies them from that variant's
+finished run of the same seed (`loop.reuse_from`). Prints per variant the mean
 and range over seeds of the last round's PQ, PQ_th, PQ_st and mIoU on val, weak / full per seed,
 the mean PQ and pseudo-GT mIoU per round, and the round at which the reference's stopping rule
 (the training loss falling by less than 2%) would have stopped each seed.
@@ -50,13 +52,16 @@ def variant_overrides(extensions: dict, off: list[str]) -> list[str]:
 
 
 def variants(extensions: dict, names: list[str] | None = None, candidates: dict | None = None) -> dict[str, list[str]]:
-    """Each variant's overrides: `paper`, `+<extension>` for each, `all`, and `all+<candidate>`
-    for each candidate (switched on over the default); or those of `names`."""
+    """Each variant's overrides: `paper`, `+<extension>` for each, `all`, `all-<extension>` for
+    each (the default without it), and `all+<candidate>` for each candidate (switched on over the
+    default); or those of `names`."""
     every = list(extensions)
     table = {"paper": variant_overrides(extensions, every)}
     for name in every:
         table[f"+{name}"] = variant_overrides(extensions, [e for e in every if e != name])
     table["all"] = []
+    for name in every:
+        table[f"all-{name}"] = variant_overrides(extensions, [name])
     for name in candidates or {}:
         table[f"all+{name}"] = variant_overrides(candidates, [name])
     if names:
@@ -65,6 +70,34 @@ def variants(extensions: dict, names: list[str] | None = None, candidates: dict 
             raise SystemExit(f"unknown variants {unknown}; choose from {list(table)}")
         table = {n: table[n] for n in names}
     return table
+
+
+#: Override prefixes that change the steps before round 1 (prepare, cues, the classifier and its CAM labels).
+BEFORE_ROUNDS = (
+    "experiment=",
+    "loop.steps.",
+    "++loop.variant.prepare",
+    "++loop.variant.cues",
+    "++loop.variant.classifier",
+)
+
+
+def donors(modes: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Per weak mode, the earlier modes whose overrides of the steps before round 1 are the same:
+    it copies the prepare, cues and classifier of the last of them that finished, for the same
+    seed (`loop.reuse_from`; the loop refuses one whose configs differ, and the mode then runs
+    them itself). Those steps are deterministic for a seed: the copy is what the run would
+    compute, in seconds instead of about 6 minutes."""
+    groups: dict[tuple, list[str]] = {}
+    chosen = {}
+    for mode, overrides in modes.items():
+        if "loop.supervision=full" in overrides:
+            continue
+        earlier = groups.setdefault(tuple(o for o in overrides if o.startswith(BEFORE_ROUNDS)), [])
+        if earlier:
+            chosen[mode] = list(earlier)
+        earlier.append(mode)
+    return chosen
 
 
 def stop_round(rounds: list[dict], tolerance: float = TOLERANCE) -> int:
@@ -116,7 +149,7 @@ def main() -> None:
     modes = {"full": [*base, "loop.supervision=full"], **{n: [*base, *o] for n, o in table.items()}}
     folder = "bench_ablation" + ("_camvid" if args.camvid else "") + ("_long" if args.profile == "long" else "")
     data = str(REPO / "data" / ("camvid" if args.camvid else "synthetic"))
-    per_seed = {seed: run_modes(modes, data, seed, folder) for seed in args.seeds}
+    per_seed = {seed: run_modes(modes, data, seed, folder, donors(modes)) for seed in args.seeds}
     report(per_seed, list(table))
 
 

@@ -60,28 +60,41 @@ def with_profile(overrides: list[str], profile: str) -> list[str]:
     return [*rest, f"experiment=[{','.join([o.split('=', 1)[1] for o in own] + [profile])}]"]
 
 
-def run_modes(modes: dict[str, list[str]], data: str, seed: int, folder: str = "bench") -> dict[str, dict]:
+def run_modes(
+    modes: dict[str, list[str]],
+    data: str,
+    seed: int,
+    folder: str = "bench",
+    donors: dict[str, list[str]] | None = None,
+) -> dict[str, dict]:
     """Run `python train.py` once per mode (its overrides, `data_root=data`, `seed`) into
-    runs/<folder>/<mode>[_seedN], unless that run finished before; returns each run's results."""
+    runs/<folder>/<mode>[_seedN], unless that run finished before; returns each run's results.
+    `donors`: mode -> earlier modes whose steps before round 1 it may copy (`loop.reuse_from`):
+    the last of them that finished."""
     results = {}
+
+    def run_dir(mode: str) -> Path:
+        return REPO / "runs" / folder / (f"{mode}_seed{seed}" if seed else mode)
+
     for mode, overrides in modes.items():
-        run_dir = REPO / "runs" / folder / (f"{mode}_seed{seed}" if seed else mode)
-        if not (run_dir / "results.json").exists():
+        if not (run_dir(mode) / "results.json").exists():
+            command = [
+                sys.executable,
+                str(REPO / "train.py"),
+                f"data_root={data}",
+                f"hydra.run.dir={run_dir(mode)}",
+                *overrides,
+                f"seed={seed}",
+            ]
+            finished = [d for d in (donors or {}).get(mode, []) if (run_dir(d) / "results.json").exists()]
             start = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    str(REPO / "train.py"),
-                    f"data_root={data}",
-                    f"hydra.run.dir={run_dir}",
-                    *overrides,
-                    f"seed={seed}",
-                ],
-                cwd=REPO,
-                check=True,
-            )
+            if not (
+                finished
+                and subprocess.run([*command, f"loop.reuse_from={run_dir(finished[-1])}"], cwd=REPO).returncode == 0
+            ):  # no donor, or one the loop refused (made by another version): every step
+                subprocess.run(command, cwd=REPO, check=True)
             print(f"{mode}: {time.perf_counter() - start:.0f} s wall")
-        results[mode] = json.loads((run_dir / "results.json").read_text())
+        results[mode] = json.loads((run_dir(mode) / "results.json").read_text())
     return results
 
 

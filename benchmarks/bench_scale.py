@@ -189,7 +189,7 @@ def child(stage: str, root: Path, work: Path, device: str) -> dict:
     else:
         import torch
 
-        from wsps.models.writers import finish_and_save
+        from wsps.models.jobs import finish_and_save
 
         model, dataset, writer, precision = _prediction(stage, root, work, device)
         finish, save = model.finish_image(), writer.files()

@@ -208,17 +208,26 @@ def test_networks_start_from_imagenet_and_the_scratch_profile_restores_random_we
 
 def test_ablation_variants_switch_off_what_they_name(tmp_path):
     """bench_ablation: `paper` switches every extension off in the steps it names, `+tag_loss` all
-    but the tag loss, `all` is the default loop; the variant's overrides come last."""
+    but the tag loss, `all` is the default loop, `all-tag_loss` the default without the tag loss;
+    the variant's overrides come last. A variant copies its steps before round 1 from the first
+    variant with the same classifier and cue overrides."""
     import sys
 
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_ablation import ABLATION, variants
+    from bench_ablation import ABLATION, donors, variants
 
     from wsps.loop.steps import Steps
 
     config = OmegaConf.to_container(OmegaConf.load(ABLATION))
     table = variants(config["extensions"])
-    assert list(table)[0] == "paper" and list(table)[-1] == "all" and table["all"] == [] and len(table) == 10
+    assert list(table)[0] == "paper" and list(table)[9] == "all" and table["all"] == [] and len(table) == 18
+    assert table["all-keep_previous_labels"] == ["loop.keep_previous_labels=false"]
+    modes = {"full": ["loop.supervision=full"], **table}
+    shared = donors(modes)
+    assert "full" not in shared and "paper" not in shared and "+cam_refinement" not in shared
+    assert shared["+tag_loss"] == ["paper"] and shared["+class_balance"] == ["paper", "+tag_loss"]
+    assert shared["all"] == ["+cam_refinement"] and shared["all-tag_loss"] == ["+cam_refinement", "all"]
+    assert shared["all-cam_refinement"][0] == "paper" and "+cam_refinement" not in shared["all-cam_refinement"]
     with_candidates = variants(config["extensions"], candidates=config["candidates"])
     assert with_candidates["all+ema_teacher"] == ['++loop.variant.segmenter=["callbacks=ema"]']
     assert with_candidates["all+fresh_start"] == [
@@ -247,6 +256,9 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert seg.model.class_balance is False and loop.warm_start is False
     loop, seg, clf = steps_of(table["+warm_start"])
     assert loop.warm_start is True and seg.trainer.max_epochs == 5  # the rounds' own overrides apply
+    loop, seg, clf = steps_of(table["all-tag_loss"])
+    assert seg.model.tag_weight == 0 and seg.model.class_balance is True and loop.warm_start is True
+    assert clf.model.cam_crf is not None
     loop, seg, clf = steps_of(table["all"])
     assert seg.model.class_balance is True and seg.model.crf is not None and loop.score_thresh == "auto"
     assert seg.callbacks.ema is None and seg.data.colour_jitter == 0

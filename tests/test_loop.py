@@ -245,6 +245,33 @@ def test_other_settings_in_the_same_folder_are_refused(weak_run, data):
     assert code == 1 and "holds a run with other loop settings" in out
 
 
+def test_a_run_takes_over_the_first_steps_of_another(weak_run, data, tmp_path):
+    """loop.reuse_from: prepare, cues and the classifier are copied from a run whose configs for
+    them are the same, with their metrics, and the rounds go on from there; refused in one line
+    naming the step where a config differs."""
+    code, out = _loop(
+        data, tmp_path / "other", f"loop.reuse_from={weak_run}", 'loop.steps.classifier=["trainer.max_epochs=2"]'
+    )
+    assert code == 1 and "its classifier step ran with another config" in out and "classifier/train.yaml: '" in out
+    assert not (tmp_path / "other" / "classifier").exists()  # nothing copied
+    run_dir = tmp_path / "run"
+    code, out = _loop(data, run_dir, f"loop.reuse_from={weak_run}", "loop.max_rounds=1")
+    assert code == 0, out[-3000:]
+    assert "steps prepare, cues, classifier: taken over from" in out and "step classifier\n" not in out
+    donor, state = (json.loads((r / "state.json").read_text()) for r in (weak_run, run_dir))
+    for step in ("prepare", "cues", "classifier"):
+        assert {k: v for k, v in state["steps"][step].items() if k != "seconds"} == {
+            k: v for k, v in donor["steps"][step].items() if k != "seconds"
+        }
+    assert "reuse_from" not in state["settings"] and state["settings"]["max_rounds"] == 1
+    for folder in ("cues/cam/train", "round_1/pseudo_gt/sem"):  # the same CAM labels, so the same first pseudo-GT
+        names = sorted(p.name for p in (weak_run / folder).iterdir())
+        assert names and names == sorted(p.name for p in (run_dir / folder).iterdir())
+        for name in names:
+            assert np.array_equal(read_label_png(weak_run / folder / name), read_label_png(run_dir / folder / name))
+    assert (run_dir / "classifier/checkpoints/last.ckpt").exists() and not list(run_dir.glob(".*.partial"))
+
+
 @pytest.fixture(scope="module")
 def full_run(data, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("full") / "run"

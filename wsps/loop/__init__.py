@@ -18,14 +18,18 @@ and skipped when the run is started again; results go to the tracker and the res
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from functools import partial
+from itertools import zip_longest
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from wsps.io import ConfigError, InputError
@@ -47,6 +51,7 @@ def record_settings(cfg: DictConfig) -> dict:
     """What a resumed run must share with the run it continues: the loop's settings and, unless it
     is fully supervised (no threshold to choose), how its thresholds are chosen."""
     settings = OmegaConf.to_container(cfg.loop, resolve=True)
+    settings.pop("reuse_from", None)  # where the first steps came from, not how the method runs
     if cfg.loop.supervision != "full":
         settings["selection"] = cfg.selection
         if cfg.selection != "val_labels":
@@ -92,10 +97,48 @@ class Loop:
         self.record.complete(name, metrics)
         return metrics
 
+    def take_over(self, donor: Path) -> None:
+        """`loop.reuse_from`: the steps before round 1 (`Steps.before_rounds`: prepare, cues, the
+        classifier and its CAM labels) copied from `donor`, a run whose configs for them are this
+        run's but for the run folder, with their recorded metrics; refused, in one line naming the
+        step and the first line that differs, where any config differs."""
+        steps = self.steps.before_rounds()
+        if not steps or all(self.record.done(name) is not None for name, _ in steps):
+            return
+        donor = Path(to_absolute_path(str(donor)))
+        if not (donor / "state.json").exists():
+            raise StepFailed(f"loop.reuse_from={donor}: no run record (state.json) there")
+        done = json.loads((donor / "state.json").read_text()).get("steps", {})
+        for name, (config_name, overrides, folder) in steps:
+            if name not in done:
+                raise StepFailed(f"loop.reuse_from={donor}: its {name} step has not finished")
+            saved = donor / folder.relative_to(self.run_dir) / f"{config_name}.yaml"
+            theirs = saved.read_text().replace(str(donor), str(self.run_dir)).splitlines()
+            ours = OmegaConf.to_yaml(self.steps.composed(config_name, overrides), resolve=True).splitlines()
+            if theirs != ours:
+                line, other = next((a, b) for a, b in zip_longest(theirs, ours) if a != b)
+                raise StepFailed(
+                    f"loop.reuse_from={donor}: its {name} step ran with another config ({saved}: "
+                    f"{line!r}; this run: {other!r})"
+                )
+        start = time.perf_counter()
+        for _, (_, _, folder) in steps:
+            partial_copy = folder.with_name(f".{folder.name}.partial")
+            shutil.rmtree(partial_copy, ignore_errors=True)
+            shutil.copytree(donor / folder.relative_to(self.run_dir), partial_copy)
+            shutil.rmtree(folder, ignore_errors=True)
+            partial_copy.rename(folder)
+        seconds = (time.perf_counter() - start) / len(steps)
+        for name, _ in steps:
+            self.record.complete(name, {**done[name], "seconds": seconds})
+        log.info("steps %s: taken over from %s", ", ".join(name for name, _ in steps), donor)
+
     def run(self) -> dict:
         weak, steps, extra = self.loop.supervision != "full", self.steps, bool(self.loop.train_extra)
         splits = ("train", "train_extra") if extra else ("train",)
         self.step("data", steps.data)
+        if weak and self.loop.get("reuse_from"):
+            self.take_over(Path(self.loop.reuse_from))
         if weak:
             for split in splits:
                 self.step(f"prepare{SUFFIX[split]}", partial(steps.prepare, split))

@@ -27,6 +27,8 @@ from wsps.train import resolved, train
 #: Where a round's pseudo-GT of a split goes, under the round's folder; a step's name suffix for the split.
 PSEUDO_GT = {"train": "pseudo_gt", "train_extra": "pseudo_gt_extra"}
 SUFFIX = {"train": "", "train_extra": "_extra"}
+#: How a step's config is made: the config's name, its overrides, and the folder it is saved in.
+Recipe = tuple[str, list[str], Path]
 
 
 def last_checkpoint(stage_dir: Path) -> Path:
@@ -95,15 +97,31 @@ class Steps:
         images = self.cfg.selection_images
         return [f"selection={self.cfg.selection}", f"selection_images={'null' if images is None else images}"]
 
-    def compose(self, config_name: str, overrides: list[str], folder: Path) -> DictConfig:
-        """A tool's config as its CLI would compose it, saved beside the step's outputs."""
+    def composed(self, config_name: str, overrides: list[str]) -> DictConfig:
+        """A tool's config as its CLI would compose it."""
         dataset = (
             [] if config_name == "synthetic" else [f"dataset={self.dataset}"]
         )  # the generator has no dataset group
-        cfg = compose(config_name=config_name, overrides=[*dataset, f"data_root={self.data_root}", *overrides])
+        return compose(config_name=config_name, overrides=[*dataset, f"data_root={self.data_root}", *overrides])
+
+    def compose(self, config_name: str, overrides: list[str], folder: Path) -> DictConfig:
+        """A tool's config as its CLI would compose it, saved beside the step's outputs
+        (`folder/<config_name>.yaml`)."""
+        cfg = self.composed(config_name, overrides)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{config_name}.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         return cfg
+
+    def before_rounds(self) -> list[tuple[str, Recipe]]:
+        """The steps before round 1 that another run can hand over (`loop.reuse_from`), each with
+        the recipe of its config: the weak loop's prepare, cues and classifier of the train split."""
+        if self.loop.supervision == "full" or self.loop.stuff_cues != "cam":
+            return []
+        return [
+            ("prepare", self.prepare_recipe()),
+            ("cues", self.cues_recipe()),
+            ("classifier", self.classifier_recipe()),
+        ]
 
     def overrides(self, step: str, round_k: int | None = None) -> list[str]:
         """The loop's overrides for a step: those for every run, then those of the rounds up to
@@ -154,21 +172,25 @@ class Steps:
                 ", ".join(differ),
             )
 
+    def prepare_recipe(self, split: str = "train") -> Recipe:
+        return "prepare", [f"split={split}", *self.overrides("prepare")], self.run_dir / f"prepare{SUFFIX[split]}"
+
     def prepare(self, split: str = "train") -> dict:
-        cfg = self.compose(
-            "prepare", [f"split={split}", *self.overrides("prepare")], self.run_dir / f"prepare{SUFFIX[split]}"
-        )
+        cfg = self.compose(*self.prepare_recipe(split))
         summary = prepare(PrepareOptions.from_config(cfg), int(cfg.num_workers))
         if summary.failed:
             raise StepFailed(f"prepare {split}: {summary}: {summary.failures[0]}")
         return {"images": sum(summary.counts.values())}
 
-    def cues(self, split: str = "train") -> dict:
-        cfg = self.compose(
+    def cues_recipe(self, split: str = "train") -> Recipe:
+        return (
             "cues",
             [f"split={split}", f"pred_root={self.run_dir / 'cues'}", *self.overrides("cues")],
             self.run_dir / f"cues{SUFFIX[split]}",
         )
+
+    def cues(self, split: str = "train") -> dict:
+        cfg = self.compose(*self.cues_recipe(split))
         summary = run_cues(CueOptions.from_config(cfg))
         if summary.failed:
             raise StepFailed(f"cues {split}: {summary}: {summary.failures[0]}")
@@ -188,11 +210,11 @@ class Steps:
         )
         return self.run_dir / "cues" / cfg.mcg_and_grabcut_dir
 
-    def train_stage(
+    def stage_recipe(
         self, stage: str, folder: Path, overrides: list[str], round_k: int | None = None, defaults: tuple[str, ...] = ()
-    ) -> dict:
-        """Train a stage; `defaults` come before the loop's step overrides, which may change them."""
-        cfg = self.compose(
+    ) -> Recipe:
+        """A network stage's config; `defaults` come before the loop's step overrides, which may change them."""
+        return (
             "train",
             [
                 f"stage={stage}",
@@ -206,11 +228,18 @@ class Steps:
             ],
             folder,
         )
-        return train(cfg)
+
+    def train_stage(
+        self, stage: str, folder: Path, overrides: list[str], round_k: int | None = None, defaults: tuple[str, ...] = ()
+    ) -> dict:
+        """Train a stage (`stage_recipe`)."""
+        return train(self.compose(*self.stage_recipe(stage, folder, overrides, round_k, defaults)))
+
+    def classifier_recipe(self) -> Recipe:
+        return self.stage_recipe("classifier", self.run_dir / "classifier", [f"pred_root={self.run_dir / 'cues'}"])
 
     def classifier(self) -> dict:
-        folder = self.run_dir / "classifier"
-        return self.train_stage("classifier", folder, [f"pred_root={self.run_dir / 'cues'}"])
+        return train(self.compose(*self.classifier_recipe()))
 
     def predict_extra(
         self, stage: str, checkpoint: Path, folder: Path, pred_root: Path, *overrides: str, round_k: int | None = None

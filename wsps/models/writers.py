@@ -17,15 +17,13 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 
-from wsps.eval.panoptic import write_panoptic
-from wsps.io import InputError, write_label_png, write_score_mat
+from wsps.io import InputError
+from wsps.models import jobs
+from wsps.models.jobs import CamLabelFiles, SegmentationFiles, finish_and_save
 
 log = logging.getLogger(__name__)
 
@@ -42,49 +40,6 @@ def pool_size(num_workers: int | str, on_cpu: bool, cores: int | None = None) ->
         return count
     cores = cores or len(os.sched_getaffinity(0))
     return 0 if on_cpu else max(1, cores - 1)
-
-
-def _one_thread() -> None:
-    """A pool process's initialiser: one core each, as many processes as cores."""
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-
-
-def finish_and_save(
-    finish: Callable[..., dict], save: Callable[[str, dict], None], image_id: str, arrays: dict
-) -> None:
-    """One image's work in a pool process: `finish(**arrays)`, then `save` its results."""
-    save(image_id, finish(**arrays))
-
-
-@dataclass(frozen=True)
-class CamLabelFiles:
-    """Where CAM label maps go: `output_dir/<template % id>` (palette PNG)."""
-
-    output_dir: Path
-    template: str
-
-    def __call__(self, image_id: str, outputs: dict) -> None:
-        write_label_png(self.output_dir / (self.template % image_id), outputs["cam_label"])
-
-
-@dataclass(frozen=True)
-class SegmentationFiles:
-    """Where the segmenter's predictions go (see `SegmentationWriter`)."""
-
-    sem_dir: Path
-    score_dir: Path
-    panoptic_dir: Path
-    pred_template: str
-    pred_score_template: str
-    thing_classes: tuple[int, ...]
-
-    def __call__(self, image_id: str, outputs: dict) -> None:
-        write_label_png(self.sem_dir / (self.pred_template % image_id), outputs["sem"])
-        write_score_mat(self.score_dir / (self.pred_score_template % image_id), outputs["score"])
-        write_panoptic(
-            self.panoptic_dir, image_id, outputs["panoptic_sem"], outputs["panoptic_inst"], self.thing_classes
-        )
 
 
 class PooledWriter(BasePredictionWriter):
@@ -120,8 +75,8 @@ class PooledWriter(BasePredictionWriter):
         self._pool = None
         if workers:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread)
+            context.set_forkserver_preload([jobs.__name__, "wsps.models.finish"])
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=jobs.one_thread)
         self._limit = max(1, workers) * self.in_flight
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
