@@ -146,10 +146,12 @@ def main() -> None:
     table = variants(config["extensions"], args.variants, config.get("candidates"))
     experiments = (["camvid"] if args.camvid else []) + (["long"] if args.profile == "long" else [])
     base = [*config["shared"], *([f"experiment=[{','.join(experiments)}]"] if experiments else [])]
+    every = variants(config["extensions"], None, config.get("candidates"))  # donors may be variants not run now
     modes = {"full": [*base, "loop.supervision=full"], **{n: [*base, *o] for n, o in table.items()}}
+    shared = donors({n: [*base, *o] for n, o in every.items()})
     folder = "bench_ablation" + ("_camvid" if args.camvid else "") + ("_long" if args.profile == "long" else "")
     data = str(REPO / "data" / ("camvid" if args.camvid else "synthetic"))
-    per_seed = {seed: run_modes(modes, data, seed, folder, donors(modes)) for seed in args.seeds}
+    per_seed = {seed: run_modes(modes, data, seed, folder, shared) for seed in args.seeds}
     report(per_seed, list(table))
 
 
