@@ -347,6 +347,26 @@ def test_crf_leaves_weak_cams_unlabelled_and_runs_on_a_shrunk_copy(backend):
         crf_labels(cams, image[:, :10], 0.5)
 
 
+def test_crf_labels_of_a_tensor_stay_on_its_device_and_match_the_numpy_path():
+    """With `backend: gpu`, CAMs given as a tensor are labelled in torch where they are (no copy
+    to numpy), with the same labels as the numpy CAMs through `dense_crf`'s gpu backend."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    image[:, 24:] //= 3  # a dark right half: an edge for the bilateral kernel
+    cams = np.clip(rng.normal(0.3, 0.25, (4, 32, 48)), 0, 1).astype(np.float32)
+    cams[3] = 0  # a class with no CAM is never a label
+    for max_side in (None, 20):
+        options = dict(threshold=0.3, max_side=max_side, backend="gpu")
+        ours = crf_labels(torch.from_numpy(cams), torch.from_numpy(image), **options)
+        assert isinstance(ours, torch.Tensor) and ours.dtype == torch.uint8 and ours.shape == (32, 48)
+        np.testing.assert_array_equal(ours.numpy(), crf_labels(cams, image, **options))
+        assert set(np.unique(ours.numpy())) <= {0, 1, 2, I}
+    empty = crf_labels(torch.zeros(3, 8, 12), torch.from_numpy(_two_colour_image()), 0.5, backend="gpu")
+    assert torch.equal(empty, torch.full((8, 12), I, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="take the torch CRF"):
+        crf_labels(torch.from_numpy(cams), torch.from_numpy(image), 0.3, backend="cpu")
+
+
 @pytest.mark.parametrize("backend", ["cpu", "gpu"])
 def test_dense_crf_marginals_follow_the_colour_edge_at_full_and_reduced_size(backend):
     image = _two_colour_image()  # red in columns 0-4, blue in 5-11

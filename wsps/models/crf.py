@@ -95,10 +95,14 @@ def dense_crf(
     return np.ascontiguousarray(marginals)
 
 
-def crf_labels(cams: np.ndarray, image: np.ndarray, threshold: float, ignore_label: int = 255, **crf) -> np.ndarray:
-    """Label map (H, W) uint8 from normalised CAMs (C, H, W) in [0, 1] and the RGB image: each
-    class's probability is its CAM and the unlabelled outcome's is `threshold`, normalised per
-    pixel, then `dense_crf` (`crf`: its keyword arguments) decides."""
+def crf_labels(cams, image, threshold: float, ignore_label: int = 255, **crf):
+    """Label map (H, W) uint8 from normalised CAMs (C, H, W) in [0, 1] and the RGB image (H, W, 3):
+    each class's probability is its CAM and the unlabelled outcome's is `threshold`, normalised
+    per pixel, then `dense_crf` (`crf`: its keyword arguments) decides. Numpy CAMs give a numpy
+    map; a tensor of CAMs (with `backend: gpu`) gives a tensor on its device, made there by
+    `dense_crf_torch` without a copy to the CPU."""
+    if isinstance(cams, torch.Tensor):
+        return _crf_labels_torch(cams, torch.as_tensor(image, device=cams.device), threshold, ignore_label, **crf)
     n_classes, height, width = cams.shape
     if image.ndim != 3 or image.shape[:2] != (height, width):
         raise ValueError(
@@ -111,6 +115,28 @@ def crf_labels(cams: np.ndarray, image: np.ndarray, threshold: float, ignore_lab
     probability /= np.maximum(probability.sum(axis=0, keepdims=True), 1e-12)
     best = dense_crf(probability, image, **crf).argmax(axis=0)
     return np.concatenate([[ignore_label], present]).astype(np.uint8)[best]
+
+
+def _crf_labels_torch(
+    cams: torch.Tensor, image: torch.Tensor, threshold: float, ignore_label: int, backend: str = "gpu", **crf
+) -> torch.Tensor:
+    """`crf_labels` on tensors, on their device."""
+    if backend != "gpu":
+        raise ValueError(f"crf backend={backend!r}: CAMs as a tensor take the torch CRF (backend: gpu)")
+    n_classes, height, width = cams.shape
+    if image.ndim != 3 or tuple(image.shape[:2]) != (height, width):
+        raise ValueError(
+            f"image is {tuple(image.shape)} but the CAMs are {height}x{width}: expected an RGB image of that size"
+        )
+    cams = cams.float()
+    present = torch.nonzero(cams.flatten(1).amax(dim=1) > 0)[:, 0]
+    if len(present) == 0:
+        return torch.full((height, width), ignore_label, dtype=torch.uint8, device=cams.device)
+    probability = torch.cat([cams.new_full((1, height, width), threshold), cams[present].clamp(min=0)])
+    probability /= probability.sum(dim=0, keepdim=True).clamp(min=1e-12)
+    best = dense_crf_torch(probability, image, **crf).argmax(dim=0)
+    table = torch.cat([present.new_tensor([ignore_label]), present]).to(torch.uint8)
+    return table[best]
 
 
 def _gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -49,9 +49,12 @@ def pool_and_mask(
 
 def cam_label_map(full: torch.Tensor, image: np.ndarray, threshold: float, crf: Mapping | None) -> np.ndarray:
     """Label map (H, W, uint8) of one image's refined CAMs (C, H, W): the dense CRF's
-    (`crf`: `wsps.models.crf.crf_labels`' keyword arguments), or the argmax thresholded at `threshold`."""
+    (`crf`: `wsps.models.crf.crf_labels`' keyword arguments; with `backend: gpu` on the CAMs'
+    device), or the argmax thresholded at `threshold`."""
     if not crf:
         return cam_labels(full, threshold).cpu().numpy()
+    if crf.get("backend") == "gpu":
+        return crf_labels(full, image, threshold, **crf).cpu().numpy()
     return crf_labels(full.float().cpu().numpy(), image, threshold, **crf)
 
 
