@@ -119,18 +119,23 @@ def report(per_seed: dict[int, dict[str, dict]], names: list[str]) -> None:
         row = " ".join(f"{spread([f[k] for f in finals]):>21s}" for k in ("PQ", "PQ_th", "PQ_st", "mIoU"))
         ratios = ""
         if name != "full":
-            ratios = ", ".join(
-                f"{per_seed[s][name]['final']['PQ'] / per_seed[s]['full']['final']['PQ']:.2f}/"
-                f"{per_seed[s][name]['final']['mIoU'] / per_seed[s]['full']['final']['mIoU']:.2f}"
-                for s in seeds
+            pq, miou = (
+                [per_seed[s][name]["final"][m] / per_seed[s]["full"]["final"][m] for s in seeds] for m in ("PQ", "mIoU")
+            )
+            ratios = (
+                ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(pq, miou))
+                + f" (mean {np.mean(pq):.2f}/{np.mean(miou):.2f})"
             )
         print(f"{name:24s} {row}  {ratios}")
     print("\nper round, mean over seeds: model PQ on val | pseudo-GT mIoU on train | stopping rule's round per seed")
-    for name in names:
+    for name in ["full", *names]:
         runs = [per_seed[s][name]["rounds"] for s in seeds]
         depth = min(len(r) for r in runs)
         pq = " ".join(f"{np.mean([r[k]['model']['PQ'] for r in runs]):.3f}" for k in range(depth))
-        gt = " ".join(f"{np.mean([r[k]['pseudo_gt']['mIoU'] for r in runs]):.3f}" for k in range(depth))
+        gt = " ".join(
+            f"{np.mean([r[k]['pseudo_gt']['mIoU'] for r in runs]):.3f}" if runs[0][k]["pseudo_gt"] else "-"
+            for k in range(depth)
+        )
         stops = ",".join(str(stop_round(r)) for r in runs)
         print(f"{name:24s} PQ {pq} | GT {gt} | stop {stops}")
 
