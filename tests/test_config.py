@@ -220,8 +220,8 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
 
     config = OmegaConf.to_container(OmegaConf.load(ABLATION))
     table = variants(config["extensions"])
-    assert list(table)[0] == "paper" and list(table)[9] == "all" and table["all"] == [] and len(table) == 18
-    assert table["all-keep_previous_labels"] == ["loop.keep_previous_labels=false"]
+    assert list(table)[0] == "paper" and list(table)[8] == "all" and table["all"] == [] and len(table) == 16
+    assert table["all-warm_start"][0] == "loop.warm_start=false"
     modes = {"full": ["loop.supervision=full"], **table}
     shared = donors(modes)
     assert "full" not in shared and "paper" not in shared and "+cam_refinement" not in shared
@@ -229,6 +229,7 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert shared["all"] == ["+cam_refinement"] and shared["all-tag_loss"] == ["+cam_refinement", "all"]
     assert shared["all-cam_refinement"][0] == "paper" and "+cam_refinement" not in shared["all-cam_refinement"]
     with_candidates = variants(config["extensions"], candidates=config["candidates"])
+    assert with_candidates["all+keep_previous_labels"] == ["loop.keep_previous_labels=true"]  # off by default
     assert with_candidates["all+ema_teacher"] == ['++loop.variant.segmenter=["callbacks=ema"]']
     assert with_candidates["all+fresh_start"] == [
         "loop.warm_start=false",

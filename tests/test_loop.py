@@ -87,7 +87,7 @@ def test_round_two_uses_the_later_rounds_preset_and_the_chosen_threshold(weak_ru
     assert state["settings"]["selection"] == "tags_and_boxes" and "round_1/pseudo_gt" in state["steps"]
     assert "selection/score_threshold" not in state["steps"]["round_1/pseudo_gt"]  # the first round has no scores
     assert "pred_dir: cam/train" in (weak_run / "round_1/generate_gt.yaml").read_text()
-    assert "run_fill_from_prior: true" in config and f"prior_dir: {weak_run}/round_1/pseudo_gt/sem" in config
+    assert "run_fill_from_prior: false" in config  # the reference's cleaning (keep_previous_labels=false)
     segmenter = (weak_run / "round_2/segmenter/train.yaml").read_text()
     assert "max_epochs: 2\n" in segmenter  # a round's override wins
     assert f"init_ckpt: {weak_run}/round_1/segmenter/checkpoints/last.ckpt" in segmenter  # warm start
@@ -205,7 +205,13 @@ def test_train_extra_adds_coarse_images_to_the_weak_loop(data, tmp_path):
     root = tmp_path / "data"
     shutil.copytree(data, root)
     run_dir = tmp_path / "run"
-    _in_process(root, run_dir, "loop.train_extra=true", 'loop.steps.synthetic=["num_train_extra=4"]')
+    _in_process(
+        root,
+        run_dir,
+        "loop.train_extra=true",
+        'loop.steps.synthetic=["num_train_extra=4"]',
+        "loop.keep_previous_labels=true",  # the prior fill on the coarse images too
+    )
     assert (root / "lists/train_id.txt").read_text() == (data / "lists/train_id.txt").read_text()
     extra = (root / "lists/train_extra_id.txt").read_text().split()
     state = json.loads((run_dir / "state.json").read_text())
