@@ -276,6 +276,8 @@ def test_a_run_takes_over_the_first_steps_of_another(weak_run, data, tmp_path):
         for name in names:
             assert np.array_equal(read_label_png(weak_run / folder / name), read_label_png(run_dir / folder / name))
     assert (run_dir / "classifier/checkpoints/last.ckpt").exists() and not list(run_dir.glob(".*.partial"))
+    saved = (run_dir / "classifier/train.yaml").read_text()  # the configs name this run: it can be a donor in turn
+    assert str(run_dir / "cues") in saved and str(weak_run) not in saved
 
 
 @pytest.fixture(scope="module")

@@ -109,12 +109,17 @@ class Loop:
         if not (donor / "state.json").exists():
             raise StepFailed(f"loop.reuse_from={donor}: no run record (state.json) there")
         done = json.loads((donor / "state.json").read_text()).get("steps", {})
+        configs = {}
         for name, (config_name, overrides, folder) in steps:
             if name not in done:
                 raise StepFailed(f"loop.reuse_from={donor}: its {name} step has not finished")
             saved = donor / folder.relative_to(self.run_dir) / f"{config_name}.yaml"
             theirs = saved.read_text().replace(str(donor), str(self.run_dir)).splitlines()
-            ours = OmegaConf.to_yaml(self.steps.composed(config_name, overrides), resolve=True).splitlines()
+            configs[folder] = (
+                config_name,
+                OmegaConf.to_yaml(self.steps.composed(config_name, overrides), resolve=True),
+            )
+            ours = configs[folder][1].splitlines()
             if theirs != ours:
                 line, other = next((a, b) for a, b in zip_longest(theirs, ours) if a != b)
                 raise StepFailed(
@@ -122,10 +127,11 @@ class Loop:
                     f"{line!r}; this run: {other!r})"
                 )
         start = time.perf_counter()
-        for _, (_, _, folder) in steps:
+        for folder, (config_name, text) in configs.items():
             partial_copy = folder.with_name(f".{folder.name}.partial")
             shutil.rmtree(partial_copy, ignore_errors=True)
             shutil.copytree(donor / folder.relative_to(self.run_dir), partial_copy)
+            (partial_copy / f"{config_name}.yaml").write_text(text)  # this run's own: a donor in turn
             shutil.rmtree(folder, ignore_errors=True)
             partial_copy.rename(folder)
         seconds = (time.perf_counter() - start) / len(steps)
