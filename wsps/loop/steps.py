@@ -80,10 +80,7 @@ class Steps:
             where = f"loop step {step}" + (f", round {k}" if k else "")
             try:
                 run = [f"paths.output_dir={self.run_dir}", "logger=csv"] if config_name == "train" else []
-                cfg = compose(
-                    config_name=config_name,
-                    overrides=[f"dataset={self.dataset}", f"data_root={self.data_root}", *run, *overrides],
-                )
+                cfg = self.composed(config_name, [*run, *overrides])
                 values = resolved(cfg)
                 if config_name == "generate_gt":
                     gt_options(values, resolve_path=to_absolute_path)
@@ -199,15 +196,7 @@ class Steps:
     def consensus_dir(self, split: str) -> Path:
         """Where the cues step leaves the thing cues' consensus of `split` (the cues config's
         `mcg_and_grabcut_dir` under the run's `cues/`)."""
-        cfg = compose(
-            config_name="cues",
-            overrides=[
-                f"dataset={self.dataset}",
-                f"data_root={self.data_root}",
-                f"split={split}",
-                *self.overrides("cues"),
-            ],
-        )
+        cfg = self.composed("cues", [f"split={split}", *self.overrides("cues")])
         return self.run_dir / "cues" / cfg.mcg_and_grabcut_dir
 
     def stage_recipe(
@@ -358,10 +347,7 @@ class Steps:
             return {"score_threshold": float(self.loop.score_thresh)}
         if check_selection(self.cfg.selection) == "val_labels":
             return {"score_threshold": self.record.steps[f"round_{k - 1}/segmenter"].get("val/score_threshold")}
-        cfg = compose(
-            config_name="generate_gt",
-            overrides=[f"dataset={self.dataset}", f"data_root={self.data_root}", *overrides],
-        )
+        cfg = self.composed("generate_gt", overrides)
         opts = gt_options(cfg, resolve_path=to_absolute_path)
         if not opts.run_score_thresh:
             return {}
