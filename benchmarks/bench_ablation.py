@@ -82,22 +82,24 @@ BEFORE_ROUNDS = (
 )
 
 
-def donors(modes: dict[str, list[str]]) -> dict[str, list[str]]:
+def donors(modes: dict[str, list[str]], elsewhere: str | None = None) -> dict[str, list[str]]:
     """Per weak mode, the earlier modes whose overrides of the steps before round 1 are the same:
     it copies the prepare, cues and classifier of the last of them that finished, for the same
     seed (`loop.reuse_from`; the loop refuses one whose configs differ, and the mode then runs
     them itself). Those steps are deterministic for a seed: the copy is what the run would
-    compute, in seconds instead of about 6 minutes."""
+    compute, in seconds instead of about 6 minutes. `elsewhere`: another runs folder whose modes
+    of the same group come first (`folder/mode`; the long profile differs from the default
+    only in the rounds' epochs)."""
     groups: dict[tuple, list[str]] = {}
     chosen = {}
     for mode, overrides in modes.items():
         if "loop.supervision=full" in overrides:
             continue
-        earlier = groups.setdefault(tuple(o for o in overrides if o.startswith(BEFORE_ROUNDS)), [])
-        if earlier:
-            chosen[mode] = list(earlier)
-        earlier.append(mode)
-    return chosen
+        groups.setdefault(tuple(o for o in overrides if o.startswith(BEFORE_ROUNDS)), []).append(mode)
+    for group in groups.values():
+        for i, mode in enumerate(group):
+            chosen[mode] = [*(f"{elsewhere}/{m}" for m in group if elsewhere), *group[:i]]
+    return {mode: earlier for mode, earlier in chosen.items() if earlier}
 
 
 def stop_round(rounds: list[dict], tolerance: float = TOLERANCE) -> int:
@@ -153,8 +155,9 @@ def main() -> None:
     base = [*config["shared"], *([f"experiment=[{','.join(experiments)}]"] if experiments else [])]
     every = variants(config["extensions"], None, config.get("candidates"))  # donors may be variants not run now
     modes = {"full": [*base, "loop.supervision=full"], **{n: [*base, *o] for n, o in table.items()}}
-    shared = donors({n: [*base, *o] for n, o in every.items()})
-    folder = "bench_ablation" + ("_camvid" if args.camvid else "") + ("_long" if args.profile == "long" else "")
+    default_folder = "bench_ablation" + ("_camvid" if args.camvid else "")
+    folder = default_folder + ("_long" if args.profile == "long" else "")
+    shared = donors({n: [*base, *o] for n, o in every.items()}, default_folder if folder != default_folder else None)
     data = str(REPO / "data" / ("camvid" if args.camvid else "synthetic"))
     per_seed = {seed: run_modes(modes, data, seed, folder, shared) for seed in args.seeds}
     report(per_seed, list(table))

@@ -70,11 +70,12 @@ def run_modes(
     """Run `python train.py` once per mode (its overrides, `data_root=data`, `seed`) into
     runs/<folder>/<mode>[_seedN], unless that run finished before; returns each run's results.
     `donors`: mode -> earlier modes whose steps before round 1 it may copy (`loop.reuse_from`):
-    the last of them that finished."""
+    the last of them that finished; `other_folder/mode` names one in another runs folder."""
     results = {}
 
     def run_dir(mode: str) -> Path:
-        return REPO / "runs" / folder / (f"{mode}_seed{seed}" if seed else mode)
+        where, _, mode = mode.rpartition("/")
+        return REPO / "runs" / (where or folder) / (f"{mode}_seed{seed}" if seed else mode)
 
     for mode, overrides in modes.items():
         if not (run_dir(mode) / "results.json").exists():

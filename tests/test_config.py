@@ -228,6 +228,10 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert shared["+tag_loss"] == ["paper"] and shared["+class_balance"] == ["paper", "+tag_loss"]
     assert shared["all"] == ["+cam_refinement"] and shared["all-tag_loss"] == ["+cam_refinement", "all"]
     assert shared["all-cam_refinement"][0] == "paper" and "+cam_refinement" not in shared["all-cam_refinement"]
+    long = donors(modes, "bench_ablation")  # the long profile: the default profile's runs of the group first
+    assert long["all"][0] == "bench_ablation/+cam_refinement" and long["all"][-1] == "+cam_refinement"
+    assert "bench_ablation/all" in long["all"] and "bench_ablation/paper" not in long["all"]
+    assert long["paper"][0] == "bench_ablation/paper" and "full" not in long
     with_candidates = variants(config["extensions"], candidates=config["candidates"])
     assert with_candidates["all+keep_previous_labels"] == ["loop.keep_previous_labels=true"]  # off by default
     assert with_candidates["all+ema_teacher"] == ['++loop.variant.segmenter=["callbacks=ema"]']

@@ -254,14 +254,16 @@ def test_other_settings_in_the_same_folder_are_refused(weak_run, data):
 def test_a_run_takes_over_the_first_steps_of_another(weak_run, data, tmp_path):
     """loop.reuse_from: prepare, cues and the classifier are copied from a run whose configs for
     them are the same, with their metrics, and the rounds go on from there; refused in one line
-    naming the step where a config differs."""
+    naming the step where a config differs. A donor may have been moved since it ran."""
     code, out = _loop(
         data, tmp_path / "other", f"loop.reuse_from={weak_run}", 'loop.steps.classifier=["trainer.max_epochs=2"]'
     )
     assert code == 1 and "its classifier step ran with another config" in out and "classifier/train.yaml: '" in out
     assert not (tmp_path / "other" / "classifier").exists()  # nothing copied
+    moved = tmp_path / "moved"  # a donor moved after it ran: its configs name the folder it ran in
+    shutil.copytree(weak_run, moved)
     run_dir = tmp_path / "run"
-    code, out = _loop(data, run_dir, f"loop.reuse_from={weak_run}", "loop.max_rounds=1")
+    code, out = _loop(data, run_dir, f"loop.reuse_from={moved}", "loop.max_rounds=1")
     assert code == 0, out[-3000:]
     assert "steps prepare, cues, classifier: taken over from" in out and "step classifier\n" not in out
     donor, state = (json.loads((r / "state.json").read_text()) for r in (weak_run, run_dir))
@@ -277,7 +279,7 @@ def test_a_run_takes_over_the_first_steps_of_another(weak_run, data, tmp_path):
             assert np.array_equal(read_label_png(weak_run / folder / name), read_label_png(run_dir / folder / name))
     assert (run_dir / "classifier/checkpoints/last.ckpt").exists() and not list(run_dir.glob(".*.partial"))
     saved = (run_dir / "classifier/train.yaml").read_text()  # the configs name this run: it can be a donor in turn
-    assert str(run_dir / "cues") in saved and str(weak_run) not in saved
+    assert str(run_dir / "cues") in saved and str(weak_run) not in saved and str(moved) not in saved
 
 
 @pytest.fixture(scope="module")

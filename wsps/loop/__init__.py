@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -101,7 +102,9 @@ class Loop:
         """`loop.reuse_from`: the steps before round 1 (`Steps.before_rounds`: prepare, cues, the
         classifier and its CAM labels) copied from `donor`, a run whose configs for them are this
         run's but for the run folder, with their recorded metrics; refused, in one line naming the
-        step and the first line that differs, where any config differs."""
+        step and the first line that differs, where any config differs. A donor that was moved or
+        renamed names its old folder in its configs (`.hydra/hydra.yaml` records it): both read
+        as this run's folder."""
         steps = self.steps.before_rounds()
         if not steps or all(self.record.done(name) is not None for name, _ in steps):
             return
@@ -109,12 +112,17 @@ class Loop:
         if not (donor / "state.json").exists():
             raise StepFailed(f"loop.reuse_from={donor}: no run record (state.json) there")
         done = json.loads((donor / "state.json").read_text()).get("steps", {})
+        hydra_record = donor / ".hydra" / "hydra.yaml"
+        recorded = OmegaConf.load(hydra_record).hydra.runtime.output_dir if hydra_record.exists() else None
+        donor_folder = re.compile(
+            "(?:" + "|".join(re.escape(str(p)) for p in {donor, Path(recorded or donor)}) + r")(?=/|$|['\"\s])", re.M
+        )
         configs = {}
         for name, (config_name, overrides, folder) in steps:
             if name not in done:
                 raise StepFailed(f"loop.reuse_from={donor}: its {name} step has not finished")
             saved = donor / folder.relative_to(self.run_dir) / f"{config_name}.yaml"
-            theirs = saved.read_text().replace(str(donor), str(self.run_dir)).splitlines()
+            theirs = donor_folder.sub(lambda _: str(self.run_dir), saved.read_text()).splitlines()
             configs[folder] = (
                 config_name,
                 OmegaConf.to_yaml(self.steps.composed(config_name, overrides), resolve=True),
