@@ -122,3 +122,39 @@ def test_true_semantics_with_perfect_heads_recover_every_instance():
     p_sem, p_inst = true_semantics(sem, center, offset, THINGS, stuff_area=1)
     records = match_things(p_sem.numpy(), p_inst.numpy(), sem, inst, THINGS)
     assert sorted(r["kind"] for r in records) == ["tp"] * 3 and all(r["iou"] == 1 for r in records)
+
+
+def test_bench_rounds_counts_things_of_saved_validation_predictions(tmp_path):
+    """benchmarks/bench_rounds.py: PQ_th and per thing class TP / FP / FN of a segmenter's saved
+    `val_panoptic` folder."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from bench_rounds import things_on_val
+
+    meta = dataset_meta("synthetic")
+    sem, inst = _scene()
+    p_sem, p_inst = sem.copy(), inst.copy()
+    p_inst[5:10, 12:16], p_inst[5:10, 16:20] = 8, 9  # the second car split: two false positives, one miss
+    p_sem[12:18, 24:27] = 0  # the person missed
+    p_sem[14:16, 2:5], p_inst[14:16, 2:5] = 11, 11  # a person on road: a false positive
+    gt_folder = tmp_path / "gt" / "synthetic_panoptic_val_trainId"
+    write_panoptic(gt_folder, "a", sem, inst, meta.thing_classes)
+    write_panoptic(tmp_path / "pred", "a", p_sem, p_inst, meta.thing_classes)
+    annotation = json.loads((gt_folder / "a_panoptic.json").read_text())
+    categories = [
+        {"id": c, "name": n, "isthing": int(c in meta.thing_classes), "supercategory": "", "color": [0, 0, 0]}
+        for c, n in enumerate(meta.class_names)
+    ]
+    (tmp_path / "gt" / "synthetic_panoptic_val_trainId.json").write_text(
+        json.dumps({"annotations": [annotation], "categories": categories})
+    )
+    v = things_on_val(tmp_path)
+    car, person = meta.class_names[13], meta.class_names[11]
+    assert set(v["per_class"]) == {car, person}
+    assert (v["per_class"][car]["TP"], v["per_class"][car]["FP"], v["per_class"][car]["FN"]) == (1, 2, 1)
+    assert (v["per_class"][person]["TP"], v["per_class"][person]["FP"], v["per_class"][person]["FN"]) == (0, 1, 1)
+    assert v["per_class"][car]["PQ"] == pytest.approx(1 / (1 + 0.5 * 2 + 0.5 * 1))  # the first car exact
+    assert (v["TP"], v["FP"], v["FN"]) == (1, 3, 2) and v["PQ_th"] == pytest.approx(0.4 / 2)

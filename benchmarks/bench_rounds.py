@@ -1,0 +1,106 @@
+"""Where a loop run's PQ moves from round to round, from what the run saved (no network is run).
+
+    python benchmarks/bench_rounds.py RUN [RUN ...] [--dataset synthetic] [--data data/synthetic]
+
+RUN is a finished loop run folder (runs/bench_ablation_long/all, ...). Per round it prints, on
+the validation split (the predictions each round's segmenter saved in `segmenter/val_panoptic`):
+PQ_th, SQ_th, RQ_th and the thing segments matched (TP), predicted but unmatched (FP) and missed
+(FN); per thing class PQ and TP / true instances, so that a change can be traced to the classes
+with few instances, which move PQ_th (a mean over classes) by whole instances. Then, for a weak
+run, PQ on the training split of the panoptic predictions each round made for its next
+pseudo-GT (`pred/panoptic`), scored against the true labels (read to score only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import (  # noqa: E402
+    average_pq,
+    pq_compute_single_core,
+)
+
+from wsps.data.metadata import dataset_meta  # noqa: E402
+from wsps.eval.panoptic import evaluate_panoptic, panoptic_gt  # noqa: E402
+
+
+def things_on_val(folder: Path) -> dict:
+    """PQ, SQ, RQ of things and per thing class PQ, TP, FP and FN, of a segmenter's saved
+    validation predictions (`val_panoptic/{gt,pred}`)."""
+    gt_json = next((folder / "gt").glob("*.json"))
+    gt_folder = gt_json.with_suffix("")
+    gt = json.loads(gt_json.read_text())
+    categories = {c["id"]: c for c in gt["categories"]}
+    pairs = [
+        (a, json.loads((folder / "pred" / f"{a['image_id']}_panoptic.json").read_text())) for a in gt["annotations"]
+    ]
+    with contextlib.redirect_stdout(io.StringIO()):
+        stat = pq_compute_single_core(0, pairs, str(gt_folder), str(folder / "pred"), categories)
+        results = average_pq(stat, categories)
+    things = [c for c in categories if categories[c]["isthing"]]
+    per_class = {
+        categories[c]["name"]: {
+            "PQ": results["per_class"][c]["pq"],
+            "TP": stat.pq_per_cat[c].tp,
+            "FP": stat.pq_per_cat[c].fp,
+            "FN": stat.pq_per_cat[c].fn,
+        }
+        for c in things
+        if stat.pq_per_cat[c].tp + stat.pq_per_cat[c].fn > 0
+    }
+    return {
+        "PQ_th": results["Things"]["pq"],
+        "SQ_th": results["Things"]["sq"],
+        "RQ_th": results["Things"]["rq"],
+        **{k: sum(v[k] for v in per_class.values()) for k in ("TP", "FP", "FN")},
+        "per_class": per_class,
+    }
+
+
+def report(run: Path, meta, data: Path) -> None:
+    rounds = sorted(int(p.name.split("_")[1]) for p in run.glob("round_*") if (p / "segmenter/val_panoptic").is_dir())
+    print(f"\n{run}")
+    for k in rounds:
+        v = things_on_val(run / f"round_{k}/segmenter/val_panoptic")
+        print(
+            f"round {k} val: PQ_th {v['PQ_th']:.3f} SQ_th {v['SQ_th']:.3f} RQ_th {v['RQ_th']:.3f}"
+            f" | things TP {v['TP']} FP {v['FP']} FN {v['FN']}"
+        )
+        classes = v["per_class"].items()
+        print("   " + ", ".join(f"{n} {c['PQ']:.2f} ({c['TP']}/{c['TP'] + c['FN']})" for n, c in classes))
+    predicted = [k for k in rounds if (run / f"round_{k}/pred/panoptic").is_dir()]
+    if predicted:
+        folder = run / f"round_{predicted[0]}/pred/panoptic"
+        ids = sorted(p.name[: -len("_panoptic.json")] for p in folder.glob("*_panoptic.json"))
+        with tempfile.TemporaryDirectory() as cache:
+            gt_json, gt_folder = panoptic_gt(meta, data, "train", ids, Path(cache))
+            for k in predicted:
+                r = evaluate_panoptic(gt_json, gt_folder, run / f"round_{k}/pred/panoptic", ids)
+                print(
+                    f"round {k} train ({r['images']} images): PQ {r['PQ']:.3f} PQ_th {r['PQ_th']:.3f}"
+                    f" PQ_st {r['PQ_st']:.3f}"
+                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("--dataset", default="synthetic")
+    parser.add_argument("--data", type=Path, default=REPO / "data" / "synthetic")
+    args = parser.parse_args()
+    meta = dataset_meta(args.dataset)
+    for run in args.runs:
+        report(run, meta, args.data)
+
+
+if __name__ == "__main__":
+    main()
