@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -30,6 +30,7 @@ from wsps.data.metadata import DatasetMeta, gt_options  # noqa: E402
 from wsps.eval.folders import score_label_folder  # noqa: E402
 from wsps.gt.job import run as run_gt  # noqa: E402
 from wsps.io import read_id_list, read_label_png  # noqa: E402
+from wsps.loop.record import as_moved  # noqa: E402
 
 VARIANTS = {
     "as run": [],
@@ -39,16 +40,16 @@ VARIANTS = {
 }
 
 
-def remake(config: Path, overrides: list[str], out: Path) -> Path:
+def remake(config: DictConfig, overrides: list[str], out: Path) -> Path:
     """Round k's pseudo-GT from `config` (a run's resolved generate_gt.yaml) with `overrides`, into `out`."""
     values = OmegaConf.merge(
-        OmegaConf.load(config),
+        config,
         OmegaConf.from_dotlist([*overrides, f"sem_save_dir={out / 'sem'}", f"ins_save_dir={out / 'ins'}"]),
     )
     values.force_overwrite = True
     summary = run_gt(gt_options(values))
     if summary.failed:
-        raise SystemExit(f"{config}: {summary}: {summary.failures[0]}")
+        raise SystemExit(f"{out}: {summary}: {summary.failures[0]}")
     return out
 
 
@@ -68,14 +69,15 @@ def main() -> None:
         for item in args.variant:
             name, _, overrides = item.partition("=")
             chosen[name] = [o for o in overrides.split(",") if o]
-    values = OmegaConf.to_container(OmegaConf.load(config), resolve=True)
+    saved = OmegaConf.create(as_moved(config.read_text(), args.run_dir.resolve()))  # the run may have been renamed
+    values = OmegaConf.to_container(saved, resolve=True)
     meta = DatasetMeta.from_config(values)
     data_root = Path(values["data_root"])
     ids = read_id_list(meta.list_path(data_root, "train"))
     out = args.out or REPO / "runs" / "bench_cleaning" / f"{args.run_dir.name}_round{args.round}"
     rows = {}
     for name, overrides in chosen.items():
-        folder = remake(config, overrides, out / name.replace(" ", "_"))
+        folder = remake(saved, overrides, out / name.replace(" ", "_"))
         scores = score_label_folder(meta, data_root, "train", ids, folder / "sem", folder / "ins", folder / "eval")
         labelled = np.mean(
             [np.mean(read_label_png(meta.label_file(folder / "sem", i)) != meta.ignore_label) for i in ids]

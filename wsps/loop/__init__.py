@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from wsps.io import ConfigError, InputError
-from wsps.loop.record import RunRecord, StepFailed
+from wsps.loop.record import RunRecord, StepFailed, as_moved
 from wsps.loop.report import Tracker, per_class, write_results
 from wsps.loop.steps import SUFFIX, Steps
 from wsps.selection import check_selection
@@ -103,8 +102,7 @@ class Loop:
         classifier and its CAM labels) copied from `donor`, a run whose configs for them are this
         run's but for the run folder, with their recorded metrics; refused, in one line naming the
         step and the first line that differs, where any config differs. A donor that was moved or
-        renamed names its old folder in its configs (`.hydra/hydra.yaml` records it): both read
-        as this run's folder."""
+        renamed names its old folder in its configs: both read as this run's folder (`as_moved`)."""
         steps = self.steps.before_rounds()
         if not steps or all(self.record.done(name) is not None for name, _ in steps):
             return
@@ -112,17 +110,12 @@ class Loop:
         if not (donor / "state.json").exists():
             raise StepFailed(f"loop.reuse_from={donor}: no run record (state.json) there")
         done = json.loads((donor / "state.json").read_text()).get("steps", {})
-        hydra_record = donor / ".hydra" / "hydra.yaml"
-        recorded = OmegaConf.load(hydra_record).hydra.runtime.output_dir if hydra_record.exists() else None
-        donor_folder = re.compile(
-            "(?:" + "|".join(re.escape(str(p)) for p in {donor, Path(recorded or donor)}) + r")(?=/|$|['\"\s])", re.M
-        )
         configs = {}
         for name, (config_name, overrides, folder) in steps:
             if name not in done:
                 raise StepFailed(f"loop.reuse_from={donor}: its {name} step has not finished")
             saved = donor / folder.relative_to(self.run_dir) / f"{config_name}.yaml"
-            theirs = donor_folder.sub(lambda _: str(self.run_dir), saved.read_text()).splitlines()
+            theirs = as_moved(saved.read_text(), donor, self.run_dir).splitlines()
             configs[folder] = (
                 config_name,
                 OmegaConf.to_yaml(self.steps.composed(config_name, overrides), resolve=True),

@@ -7,7 +7,10 @@ run begun before a setting existed resumes with the value it used.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 from wsps.io import atomic_path
 
@@ -16,6 +19,16 @@ VERSION = 3
 
 class StepFailed(RuntimeError):
     """A step of the loop could not complete; the message says which and why."""
+
+
+def as_moved(text: str, run: Path, to: Path | None = None) -> str:
+    """`text` (a saved config of the run in folder `run`) naming `to` (default `run`) wherever it
+    names the run's folder: `run` itself, or the folder the run was made in, which
+    `.hydra/hydra.yaml` records, if the run was moved or renamed since."""
+    record = run / ".hydra" / "hydra.yaml"
+    made_in = OmegaConf.load(record).hydra.runtime.output_dir if record.exists() else None
+    folders = "|".join(re.escape(str(p)) for p in {run, Path(made_in or run)})
+    return re.sub(f"(?:{folders})(?=/|$|['\"\\s])", lambda _: str(to or run), text, flags=re.M)
 
 
 def convert(record: dict) -> dict:
