@@ -8,7 +8,9 @@ PQ_th, SQ_th, RQ_th and the thing segments matched (TP), predicted but unmatched
 (FN); per thing class PQ and TP / true instances, so that a change can be traced to the classes
 with few instances, which move PQ_th (a mean over classes) by whole instances. Then, for a weak
 run, PQ on the training split of the panoptic predictions each round made for its next
-pseudo-GT (`pred/panoptic`), scored against the true labels (read to score only).
+pseudo-GT (`pred/panoptic`), scored against the true labels (read to score only), and the share
+of the true thing pixels that round's pseudo-GT (`pseudo_gt/sem`) and raw predictions
+(`pred/pred_sem_raw`) give their true class, another thing class, a stuff class, or no label.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -31,6 +35,7 @@ from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import (  # noqa:
 
 from wsps.data.metadata import dataset_meta  # noqa: E402
 from wsps.eval.panoptic import evaluate_panoptic, panoptic_gt  # noqa: E402
+from wsps.io import read_label_png  # noqa: E402
 
 
 def things_on_val(folder: Path) -> dict:
@@ -66,6 +71,26 @@ def things_on_val(folder: Path) -> dict:
     }
 
 
+def thing_pixels(meta, data: Path, ids: list[str], folder: Path) -> np.ndarray:
+    """Of the true thing pixels of `ids` (train split), the shares that the label maps in `folder`
+    give the true class, another thing class, a stuff class, and no label."""
+    counts = np.zeros(4)
+    things = np.asarray(meta.thing_classes)
+    for image_id in ids:
+        true = read_label_png(meta.gt_path(data, "train", image_id, "labelTrainIds"))
+        label = read_label_png(meta.label_file(folder, image_id))
+        at = np.isin(true, things)
+        t, p = true[at], label[at]
+        thing = np.isin(p, things)
+        counts += [
+            np.sum(p == t),
+            np.sum(thing & (p != t)),
+            np.sum(~thing & (p != meta.ignore_label)),
+            np.sum(p == meta.ignore_label),
+        ]
+    return counts / max(counts.sum(), 1)
+
+
 def report(run: Path, meta, data: Path) -> None:
     rounds = sorted(int(p.name.split("_")[1]) for p in run.glob("round_*") if (p / "segmenter/val_panoptic").is_dir())
     print(f"\n{run}")
@@ -89,6 +114,12 @@ def report(run: Path, meta, data: Path) -> None:
                     f"round {k} train ({r['images']} images): PQ {r['PQ']:.3f} PQ_th {r['PQ_th']:.3f}"
                     f" PQ_st {r['PQ_st']:.3f}"
                 )
+                for name, folder in (("pseudo-GT", "pseudo_gt/sem"), ("prediction", "pred/pred_sem_raw")):
+                    shares = thing_pixels(meta, data, ids, run / f"round_{k}" / folder)
+                    print(
+                        f"   true thing pixels in its {name}: right {shares[0]:.3f}, other thing {shares[1]:.3f},"
+                        f" stuff {shares[2]:.3f}, unlabelled {shares[3]:.3f}"
+                    )
 
 
 def main() -> None:
