@@ -10,7 +10,7 @@ from wsps.data.metadata import dataset_meta
 from wsps.data.synthetic import generate
 from wsps.eval.panoptic import evaluate_panoptic, panoptic_gt, write_panoptic
 from wsps.instances import breakdown, match_things, true_centres, true_grouping, true_semantics
-from wsps.io import read_id_list, read_label_png, read_uint16_png
+from wsps.io import read_id_list, read_label_png, read_uint16_png, write_png
 
 THINGS = (11, 13)  # person, car
 I = 255
@@ -158,3 +158,27 @@ def test_bench_rounds_counts_things_of_saved_validation_predictions(tmp_path):
     assert (v["per_class"][person]["TP"], v["per_class"][person]["FP"], v["per_class"][person]["FN"]) == (0, 1, 1)
     assert v["per_class"][car]["PQ"] == pytest.approx(1 / (1 + 0.5 * 2 + 0.5 * 1))  # the first car exact
     assert (v["TP"], v["FP"], v["FN"]) == (1, 3, 2) and v["PQ_th"] == pytest.approx(0.4 / 2)
+
+
+def test_bench_rounds_shares_the_true_thing_pixels_by_their_label(tmp_path):
+    """benchmarks/bench_rounds.py: of the true thing pixels, the shares a label map gives the true
+    class, another thing class, a stuff class and no label (stuff and void pixels not counted)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from bench_rounds import thing_pixels
+
+    meta = dataset_meta("synthetic")
+    true = np.zeros((4, 4), np.uint8)
+    true[0, :] = I
+    true[1:3, :], true[3, :] = 13, 11  # 8 car pixels and 4 person pixels
+    label = np.zeros_like(true)  # stuff everywhere (the void and road pixels are not counted)
+    label[1:3, :] = 13  # the cars right
+    label[3, 0] = 11  # one person right, one a car, one unlabelled, one road
+    label[3, 1], label[3, 2] = 13, I
+    path = meta.gt_path(tmp_path / "data", "train", "aa_000000_000019", "labelTrainIds")
+    write_png(path, true)
+    write_png(meta.label_file(tmp_path / "pred", "aa_000000_000019"), label)
+    shares = thing_pixels(meta, tmp_path / "data", ["aa_000000_000019"], tmp_path / "pred")
+    assert shares == pytest.approx([9 / 12, 1 / 12, 1 / 12, 1 / 12])
