@@ -70,7 +70,7 @@ def run_modes(
     """Run `python train.py` once per mode (its overrides, `data_root=data`, `seed`) into
     runs/<folder>/<mode>[_seedN], unless that run finished before; returns each run's results.
     `donors`: mode -> earlier modes whose steps before round 1 it may copy (`loop.reuse_from`):
-    the last of them that finished; `other_folder/mode` names one in another runs folder."""
+    those that finished, the last first; `other_folder/mode` names one in another runs folder."""
     results = {}
 
     def run_dir(mode: str) -> Path:
@@ -87,12 +87,12 @@ def run_modes(
                 *overrides,
                 f"seed={seed}",
             ]
-            finished = [d for d in (donors or {}).get(mode, []) if (run_dir(d) / "results.json").exists()]
+            finished = [run_dir(d) for d in (donors or {}).get(mode, []) if (run_dir(d) / "results.json").exists()]
+            reuse = ",".join(f"'{d}'" for d in reversed(finished))  # the loop takes the first that fits
             start = time.perf_counter()
             if not (
-                finished
-                and subprocess.run([*command, f"loop.reuse_from={run_dir(finished[-1])}"], cwd=REPO).returncode == 0
-            ):  # no donor, or one the loop refused (made by another version): every step
+                finished and subprocess.run([*command, f"loop.reuse_from=[{reuse}]"], cwd=REPO).returncode == 0
+            ):  # no donor, or every one refused (made by another version): every step
                 subprocess.run(command, cwd=REPO, check=True)
             print(f"{mode}: {time.perf_counter() - start:.0f} s wall")
         results[mode] = json.loads((run_dir(mode) / "results.json").read_text())

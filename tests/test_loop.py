@@ -254,7 +254,8 @@ def test_other_settings_in_the_same_folder_are_refused(weak_run, data):
 def test_a_run_takes_over_the_first_steps_of_another(weak_run, data, tmp_path):
     """loop.reuse_from: prepare, cues and the classifier are copied from a run whose configs for
     them are the same, with their metrics, and the rounds go on from there; refused in one line
-    naming the step where a config differs. A donor may have been moved since it ran."""
+    naming the step where a config differs. A donor may have been moved since it ran; of a list of
+    donors the first that fits is taken."""
     code, out = _loop(
         data, tmp_path / "other", f"loop.reuse_from={weak_run}", 'loop.steps.classifier=["trainer.max_epochs=2"]'
     )
@@ -263,9 +264,10 @@ def test_a_run_takes_over_the_first_steps_of_another(weak_run, data, tmp_path):
     moved = tmp_path / "moved"  # a donor moved after it ran: its configs name the folder it ran in
     shutil.copytree(weak_run, moved)
     run_dir = tmp_path / "run"
-    code, out = _loop(data, run_dir, f"loop.reuse_from={moved}", "loop.max_rounds=1")
+    code, out = _loop(data, run_dir, f"loop.reuse_from=['{tmp_path / 'nowhere'}','{moved}']", "loop.max_rounds=1")
     assert code == 0, out[-3000:]
-    assert "steps prepare, cues, classifier: taken over from" in out and "step classifier\n" not in out
+    assert "nowhere: no run record" in out  # a list: the first donor that fits
+    assert f"steps prepare, cues, classifier: taken over from {moved}" in out and "step classifier\n" not in out
     donor, state = (json.loads((r / "state.json").read_text()) for r in (weak_run, run_dir))
     for step in ("prepare", "cues", "classifier"):
         assert {k: v for k, v in state["steps"][step].items() if k != "seconds"} == {

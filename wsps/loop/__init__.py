@@ -97,21 +97,16 @@ class Loop:
         self.record.complete(name, metrics)
         return metrics
 
-    def take_over(self, donor: Path) -> None:
-        """`loop.reuse_from`: the steps before round 1 (`Steps.before_rounds`: prepare, cues, the
-        classifier and its CAM labels) copied from `donor`, a run whose configs for them are this
-        run's but for the run folder, with their recorded metrics; refused, in one line naming the
-        step and the first line that differs, where any config differs. A donor that was moved or
-        renamed names its old folder in its configs: both read as this run's folder (`as_moved`)."""
-        steps = self.steps.before_rounds()
-        if not steps or all(self.record.done(name) is not None for name, _ in steps):
-            return
-        donor = Path(to_absolute_path(str(donor)))
+    def donor_configs(self, donor: Path) -> tuple[dict, dict]:
+        """The recorded metrics of `donor`'s steps before round 1, and per step folder (config
+        name, this run's config text), where `donor`'s configs for them are this run's but for the
+        run folder (`as_moved`: a donor moved or renamed since it ran names its old folder);
+        otherwise StepFailed, in one line naming the step and the first line that differs."""
         if not (donor / "state.json").exists():
             raise StepFailed(f"loop.reuse_from={donor}: no run record (state.json) there")
         done = json.loads((donor / "state.json").read_text()).get("steps", {})
         configs = {}
-        for name, (config_name, overrides, folder) in steps:
+        for name, (config_name, overrides, folder) in self.steps.before_rounds():
             if name not in done:
                 raise StepFailed(f"loop.reuse_from={donor}: its {name} step has not finished")
             saved = donor / folder.relative_to(self.run_dir) / f"{config_name}.yaml"
@@ -127,6 +122,24 @@ class Loop:
                     f"loop.reuse_from={donor}: its {name} step ran with another config ({saved}: "
                     f"{line!r}; this run: {other!r})"
                 )
+        return done, configs
+
+    def take_over(self, donors: list[Path]) -> None:
+        """`loop.reuse_from`: the steps before round 1 (`Steps.before_rounds`: prepare, cues, the
+        classifier and its CAM labels) copied, with their recorded metrics, from the first of
+        `donors` whose configs for them are this run's but for the run folder; refused in one
+        line where none is (the last donor's reason)."""
+        steps = self.steps.before_rounds()
+        if not steps or all(self.record.done(name) is not None for name, _ in steps):
+            return
+        for k, donor in enumerate(Path(to_absolute_path(str(d))) for d in donors):
+            try:
+                done, configs = self.donor_configs(donor)
+                break
+            except StepFailed as refused:
+                if k == len(donors) - 1:
+                    raise
+                log.info("%s", refused)
         start = time.perf_counter()
         for folder, (config_name, text) in configs.items():
             partial_copy = folder.with_name(f".{folder.name}.partial")
@@ -145,7 +158,8 @@ class Loop:
         splits = ("train", "train_extra") if extra else ("train",)
         self.step("data", steps.data)
         if weak and self.loop.get("reuse_from"):
-            self.take_over(Path(self.loop.reuse_from))
+            donors = self.loop.reuse_from
+            self.take_over([donors] if isinstance(donors, str) else list(donors))
         if weak:
             for split in splits:
                 self.step(f"prepare{SUFFIX[split]}", partial(steps.prepare, split))
