@@ -84,9 +84,9 @@ BEFORE_ROUNDS = (
 
 def donors(modes: dict[str, list[str]], elsewhere: str | None = None) -> dict[str, list[str]]:
     """Per weak mode, the earlier modes whose overrides of the steps before round 1 are the same:
-    it copies the prepare, cues and classifier of the last of them that finished, for the same
-    seed (`loop.reuse_from`; the loop refuses one whose configs differ, and the mode then runs
-    them itself). Those steps are deterministic for a seed: the copy is what the run would
+    it copies the prepare, cues and classifier of one that finished, for the same seed (the
+    latest first, `loop.reuse_from`; the loop passes over one whose configs differ, and where
+    none fits the mode runs them itself). Those steps are deterministic for a seed: the copy is what the run would
     compute, in seconds instead of about 6 minutes. `elsewhere`: another runs folder whose modes
     of the same group come first (`folder/mode`; the long profile differs from the default
     only in the rounds' epochs)."""
