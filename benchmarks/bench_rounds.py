@@ -16,9 +16,6 @@ of the true thing pixels that round's pseudo-GT (`pseudo_gt/sem`) and raw predic
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -28,44 +25,25 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import (  # noqa: E402
-    average_pq,
-    pq_compute_single_core,
-)
-
 from wsps.data.metadata import dataset_meta  # noqa: E402
 from wsps.eval.panoptic import evaluate_panoptic, panoptic_gt  # noqa: E402
 from wsps.io import read_label_png  # noqa: E402
 
 
-def things_on_val(folder: Path) -> dict:
+def things_on_val(folder: Path, meta) -> dict:
     """PQ, SQ, RQ of things and per thing class PQ, TP, FP and FN, of a segmenter's saved
     validation predictions (`val_panoptic/{gt,pred}`)."""
     gt_json = next((folder / "gt").glob("*.json"))
-    gt_folder = gt_json.with_suffix("")
-    gt = json.loads(gt_json.read_text())
-    categories = {c["id"]: c for c in gt["categories"]}
-    pairs = [
-        (a, json.loads((folder / "pred" / f"{a['image_id']}_panoptic.json").read_text())) for a in gt["annotations"]
-    ]
-    with contextlib.redirect_stdout(io.StringIO()):
-        stat = pq_compute_single_core(0, pairs, str(gt_folder), str(folder / "pred"), categories)
-        results = average_pq(stat, categories)
-    things = [c for c in categories if categories[c]["isthing"]]
+    ids = sorted(p.name[: -len("_panoptic.json")] for p in (folder / "pred").glob("*_panoptic.json"))
+    scores = evaluate_panoptic(gt_json, gt_json.with_suffix(""), folder / "pred", ids)
+    names = [meta.class_names[c] for c in meta.thing_classes]
     per_class = {
-        categories[c]["name"]: {
-            "PQ": results["per_class"][c]["pq"],
-            "TP": stat.pq_per_cat[c].tp,
-            "FP": stat.pq_per_cat[c].fp,
-            "FN": stat.pq_per_cat[c].fn,
-        }
-        for c in things
-        if stat.pq_per_cat[c].tp + stat.pq_per_cat[c].fn > 0
+        n: {"PQ": scores["per_class"][n], **scores["counts"][n]}
+        for n in names
+        if n in scores["counts"] and scores["counts"][n]["TP"] + scores["counts"][n]["FN"] > 0
     }
     return {
-        "PQ_th": results["Things"]["pq"],
-        "SQ_th": results["Things"]["sq"],
-        "RQ_th": results["Things"]["rq"],
+        **{k: scores[k] for k in ("PQ_th", "SQ_th", "RQ_th")},
         **{k: sum(v[k] for v in per_class.values()) for k in ("TP", "FP", "FN")},
         "per_class": per_class,
     }
@@ -95,7 +73,7 @@ def report(run: Path, meta, data: Path) -> None:
     rounds = sorted(int(p.name.split("_")[1]) for p in run.glob("round_*") if (p / "segmenter/val_panoptic").is_dir())
     print(f"\n{run}")
     for k in rounds:
-        v = things_on_val(run / f"round_{k}/segmenter/val_panoptic")
+        v = things_on_val(run / f"round_{k}/segmenter/val_panoptic", meta)
         print(
             f"round {k} val: PQ_th {v['PQ_th']:.3f} SQ_th {v['SQ_th']:.3f} RQ_th {v['RQ_th']:.3f}"
             f" | things TP {v['TP']} FP {v['FP']} FN {v['FN']}"

@@ -151,7 +151,7 @@ def test_bench_rounds_counts_things_of_saved_validation_predictions(tmp_path):
     (tmp_path / "gt" / "synthetic_panoptic_val_trainId.json").write_text(
         json.dumps({"annotations": [annotation], "categories": categories})
     )
-    v = things_on_val(tmp_path)
+    v = things_on_val(tmp_path, meta)
     car, person = meta.class_names[13], meta.class_names[11]
     assert set(v["per_class"]) == {car, person}
     assert (v["per_class"][car]["TP"], v["per_class"][car]["FP"], v["per_class"][car]["FN"]) == (1, 2, 1)

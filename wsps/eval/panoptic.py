@@ -111,7 +111,8 @@ def panoptic_gt(
 
 
 def evaluate_panoptic(gt_json: Path, gt_folder: Path, pred_folder: Path, image_ids: Iterable[str]) -> dict:
-    """PQ, SQ, RQ (all, things, stuff) of the predictions in `pred_folder` on `image_ids`."""
+    """PQ, SQ, RQ (all, things, stuff) of the predictions in `pred_folder` on `image_ids`; per
+    class PQ (`per_class`) and matched, false and missed segments (`counts`: TP, FP, FN)."""
     gt = json.loads(Path(gt_json).read_text())
     categories = {c["id"]: c for c in gt["categories"]}
     wanted = set(image_ids)
@@ -130,7 +131,10 @@ def evaluate_panoptic(gt_json: Path, gt_folder: Path, pred_folder: Path, image_i
         "SQ": results["All"]["sq"],
         "RQ": results["All"]["rq"],
         "PQ_th": results["Things"]["pq"],
+        "SQ_th": results["Things"]["sq"],
+        "RQ_th": results["Things"]["rq"],
         "PQ_st": results["Stuff"]["pq"],
         "per_class": {categories[k]["name"]: v["pq"] for k, v in results["per_class"].items()},
+        "counts": {categories[k]["name"]: {"TP": v.tp, "FP": v.fp, "FN": v.fn} for k, v in stat.pq_per_cat.items()},
         "images": len(pairs),
     }
