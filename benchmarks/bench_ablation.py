@@ -6,7 +6,9 @@
 The extensions and the overrides that switch each off are listed in benchmarks/ablation.yaml.
 `paper` switches every one off; `+<name>` every one but <name>; `all` none (the default loop);
 `all-<name>` only <name>; `all+<candidate>` adds one of the file's candidates (an EMA teacher,
-colour jitter, ...) to the default. Without --variants: every variant.
+colour jitter, ...) to the default, and `full+<candidate>` adds it to the full-supervision
+reference (its control: what the candidate gives a model trained on the true labels; its ratio
+column is against `full`). Without --variants: every variant.
 Every variant runs as a weak loop, and full supervision runs once per seed as the reference,
 all with the file's `shared` overrides (every round is run), into runs/bench_ablation/ (CamVid:
 runs/bench_ablation_camvid/, `experiment=camvid`; `--profile long`: `experiment=long`, into
@@ -54,7 +56,7 @@ def variant_overrides(extensions: dict, off: list[str]) -> list[str]:
 def variants(extensions: dict, names: list[str] | None = None, candidates: dict | None = None) -> dict[str, list[str]]:
     """Each variant's overrides: `paper`, `+<extension>` for each, `all`, `all-<extension>` for
     each (the default without it), and `all+<candidate>` for each candidate (switched on over the
-    default); or those of `names`."""
+    default) and `full+<candidate>` (switched on over full supervision); or those of `names`."""
     every = list(extensions)
     table = {"paper": variant_overrides(extensions, every)}
     for name in every:
@@ -64,6 +66,8 @@ def variants(extensions: dict, names: list[str] | None = None, candidates: dict 
         table[f"all-{name}"] = variant_overrides(extensions, [name])
     for name in candidates or {}:
         table[f"all+{name}"] = variant_overrides(candidates, [name])
+    for name in candidates or {}:
+        table[f"full+{name}"] = ["loop.supervision=full", *variant_overrides(candidates, [name])]
     if names:
         unknown = [n for n in names if n not in table]
         if unknown:

@@ -239,6 +239,10 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
         "loop.warm_start=false",
         'loop.rounds.2.segmenter=["trainer.max_epochs=20"]',
     ]
+    # a candidate's control on full supervision: its overrides over the full reference, sharing no steps
+    ema = '++loop.variant.segmenter=["callbacks=ema"]'
+    assert with_candidates["full+ema_teacher"] == ["loop.supervision=full", ema]
+    assert "full+ema_teacher" not in donors(with_candidates)
 
     def steps_of(overrides):
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -303,6 +307,7 @@ def test_camvid_gpu_schedule_reaches_every_step(tmp_path):
         assert seg.data.num_workers == 8 and seg.model.class_names[-1] == "bicyclist"
         clf = step("train", "classifier", None, "stage=classifier")
         assert clf.trainer.accelerator == "gpu" and clf.trainer.max_epochs == 10 and clf.model.input_scale == 1
+        assert clf.data.superpixels_in_loader and clf.data.superpixels == clf.model.cam_superpixels
         assert all(
             step(name, name.replace("generate_gt", "gt")).num_workers == 8
             for name in ("prepare", "cues", "generate_gt")

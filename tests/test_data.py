@@ -120,6 +120,24 @@ def test_crop_tag_datamodule(tiny):
     np.testing.assert_array_equal(val["tags"][0].numpy(), crop_tags(label, crops, 19))
 
 
+def test_crop_tag_loaders_make_the_cams_superpixels_when_asked(tiny):
+    """superpixels_in_loader: validation and prediction items carry the image's superpixels, as
+    the CAM step would make them; training items (no CAMs) and the default carry none."""
+    from wsps.data.transforms import superpixels
+
+    options = {"scale": 200, "sigma": 0.5, "min_size": 10, "max_side": 128}
+    dm = CropTagDataModule(str(tiny), SYNTHETIC, batch_size=2, superpixels=options, superpixels_in_loader=True)
+    batch = next(iter(dm.predict_dataloader()))
+    assert batch["segments"].shape == (2, 128, 256) and batch["segments"].dtype == torch.int32
+    for image, segments in zip(batch["image"].numpy(), batch["segments"].numpy()):
+        np.testing.assert_array_equal(segments, superpixels(image, **options))
+        assert 4 < len(np.unique(segments)) < 128 * 256 // 10
+    assert "segments" in next(iter(dm.val_dataloader()))
+    assert "segments" not in next(iter(dm.train_dataloader()))
+    off = CropTagDataModule(str(tiny), SYNTHETIC, batch_size=2, superpixels=options)
+    assert "segments" not in next(iter(off.predict_dataloader()))
+
+
 def test_panoptic_datamodule(tiny):
     dm = PanopticDataModule(str(tiny), SYNTHETIC, crop_size=(96, 160), batch_size=3, sigma=4)
     batch = next(iter(dm.train_dataloader()))

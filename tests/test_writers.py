@@ -124,6 +124,29 @@ def test_cam_label_files_are_the_same_for_any_number_of_workers(tmp_path):
         assert labelled.size and all(allowed[c].any() for c in np.unique(labelled))
 
 
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
+def test_superpixels_from_the_loader_give_the_same_cam_labels(tmp_path, backend):
+    """`data.superpixels_in_loader`: a batch that carries the images' superpixels gives the CAM
+    labels the model makes when it computes them itself (with the CRF in the pool or in
+    predict_step), and those superpixels are the ones used: one segment per image changes them."""
+    from wsps.data.transforms import superpixels
+
+    model, batch, items = _classifier_prediction(backend=backend)
+    options = model.hparams.cam_superpixels
+    segments = torch.stack([torch.from_numpy(superpixels(img.numpy(), **options)) for img in batch["image"]])
+    with torch.no_grad():
+        loaded = model.predict_step({**batch, "segments": segments}, 0)
+        single = model.predict_step({**batch, "segments": torch.zeros_like(segments)}, 0)
+    labels = {}
+    for name, predicted in (("own", items), ("loaded", loaded), ("single", single)):
+        _write(CamLabelWriter(str(tmp_path / name), "%s.png", num_workers=0, in_flight=1), model, predicted)
+        labels[name] = _files(tmp_path / name)
+    assert len(labels["own"]) == 3 and labels["loaded"] == labels["own"]
+    assert labels["single"] != labels["own"]
+    if backend == "cpu":  # the pool gets the loader's superpixels with the rest of an image's arrays
+        assert np.array_equal(loaded[0]["segments"], segments[0].numpy()) and "segments" not in items[0]
+
+
 def test_a_crf_on_the_device_gives_the_same_files_for_any_number_of_workers(tmp_path):
     """`crf.backend: gpu`: the CRF runs in torch in predict_step (here on the CPU), the pool does the rest."""
     from PIL import Image

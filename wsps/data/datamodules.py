@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from wsps.crops import crop_grid
 from wsps.data.cityscapes import LabelSource, read_image
 from wsps.data.metadata import DatasetMeta
 from wsps.data.targets import panoptic_targets
-from wsps.data.transforms import colour_jitter, random_scale_crop_flip, to_chw
+from wsps.data.transforms import colour_jitter, random_scale_crop_flip, superpixels, to_chw
 from wsps.io import InputError, read_id_list, read_label_png
 
 
@@ -66,12 +66,24 @@ def crop_layout(shape: tuple[int, int], crop_size: tuple[int, int]) -> tuple[lis
 
 class CropTagDataset(Dataset):
     """All fixed crops of each image with their tags: `crops` (K, 3, h, w), `tags` (K, C), the
-    RGB `image` (for superpixels), its train ids `label` (to score CAM labels against), its `id`."""
+    RGB `image` (for superpixels), its train ids `label` (to score CAM labels against), its `id`;
+    with `superpixels` (`wsps.data.transforms.superpixels`' options), also the image's
+    superpixels `segments` (H, W, int32), made in the loader's worker instead of the network's
+    process."""
 
-    def __init__(self, root, split: str, ids: Sequence[str], meta: DatasetMeta, flip: bool = False):
+    def __init__(
+        self,
+        root,
+        split: str,
+        ids: Sequence[str],
+        meta: DatasetMeta,
+        flip: bool = False,
+        superpixels: Mapping | None = None,
+    ):
         self.root, self.split, self.ids, self.meta = Path(root), split, list(ids), meta
         self.crops = crop_grid(meta.canvas_size, meta.schk_crop_size)
         self.canvas_size, self.num_classes, self.flip = meta.canvas_size, meta.num_classes, flip
+        self.superpixels = dict(superpixels) if superpixels else None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -89,13 +101,16 @@ class CropTagDataset(Dataset):
         if self.flip:  # a horizontal flip leaves a crop's tags unchanged
             flipped = _rng().random(len(crops)) < 0.5
             crops[flipped] = crops[flipped][..., ::-1]
-        return {
+        item = {
             "crops": torch.from_numpy(crops),
             "tags": torch.from_numpy(crop_tags(label, self.crops, self.num_classes)),
             "image": torch.from_numpy(image),
             "label": torch.from_numpy(label),
             "id": image_id,
         }
+        if self.superpixels:
+            item["segments"] = torch.from_numpy(superpixels(image, **self.superpixels))
+        return item
 
 
 class PanopticDataset(Dataset):
@@ -234,7 +249,11 @@ class _IdsMixin:
 
 
 class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
-    """The classifier's data: 15 crops per image and their tags."""
+    """The classifier's data: 15 crops per image and their tags. With `superpixels_in_loader`,
+    the validation and prediction items also carry the image's `superpixels` (the CAMs' options,
+    `model.cam_superpixels`): made in the loader's `num_workers` processes, beside the network,
+    where otherwise the CAM steps make them one image at a time in the training process (the
+    threshold selection, and the CAM labels with `cam_crf.backend: gpu`) or in the writer's pool."""
 
     def __init__(
         self,
@@ -246,14 +265,24 @@ class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
         batch_size: int = 4,
         num_workers: int = 0,
         limit: int | None = None,
+        superpixels: Mapping | None = None,
+        superpixels_in_loader: bool = False,
     ):
         super().__init__()
         self.data_root, self.meta = Path(data_root), meta
         self.train_split, self.val_split, self.predict_split = train_split, val_split, predict_split
         self.batch_size, self.num_workers, self.limit = batch_size, num_workers, limit
+        self.superpixels = superpixels if superpixels_in_loader else None
 
     def _dataset(self, split: str, flip: bool = False) -> CropTagDataset:
-        return CropTagDataset(self.data_root, split, self.split_ids(split, self.limit), self.meta, flip)
+        return CropTagDataset(
+            self.data_root,
+            split,
+            self.split_ids(split, self.limit),
+            self.meta,
+            flip,
+            None if flip else self.superpixels,  # training never pools CAMs
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self._dataset(self.train_split, flip=True), self.batch_size, shuffle=True)

@@ -1,4 +1,5 @@
-"""Joint augmentation of an image and its label maps: random scale, crop and flip (pure numpy)."""
+"""Joint augmentation of an image and its label maps (random scale, crop and flip), colour jitter,
+and an image's superpixels (pure numpy)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+from skimage.segmentation import felzenszwalb
 
 
 def to_chw(image: np.ndarray) -> np.ndarray:
@@ -21,6 +23,19 @@ def working_size(height: int, width: int, max_side: int | None) -> tuple[int, in
         return None
     factor = max_side / max(height, width)
     return max(1, round(height * factor)), max(1, round(width * factor))
+
+
+def superpixels(
+    image: np.ndarray, scale: float, sigma: float, min_size: int, max_side: int | None = None
+) -> np.ndarray:
+    """Felzenszwalb segments (H, W, int32) of an RGB image (H, W, 3, uint8), computed on a copy
+    shrunk so that its longer side is at most `max_side` (Felzenszwalb's cost grows with the pixel
+    count) and enlarged back."""
+    height, width = image.shape[:2]
+    size = working_size(height, width, max_side)
+    small = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA) if size else image
+    segments = felzenszwalb(small, scale=scale, sigma=sigma, min_size=min_size, channel_axis=-1).astype(np.int32)
+    return cv2.resize(segments, (width, height), interpolation=cv2.INTER_NEAREST) if size else segments
 
 
 def resize(image: np.ndarray, maps: Sequence[np.ndarray], size: tuple[int, int]) -> tuple[np.ndarray, list[np.ndarray]]:

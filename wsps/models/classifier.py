@@ -159,16 +159,19 @@ class CropClassifier(NetworkModule, pl.LightningModule):
         return [refine_pamr(full, image, **self.hparams.cam_pamr) for full, image in zip(maps, batch["image"])]
 
     def refine_cams(self, maps: list[torch.Tensor], batch, masked: bool = True) -> list[torch.Tensor]:
-        """`raw_cams` refined as configured: PAMR, superpixel pooling, then (`masked`) the tag mask."""
+        """`raw_cams` refined as configured: PAMR, superpixel pooling (in the batch's `segments`
+        when the loader made them, `data.superpixels_in_loader`), then (`masked`) the tag mask."""
         maps = self.pamr_cams(maps, batch)
+        segments = batch.get("segments", [None] * len(maps))
         return [
             pool_and_mask(
                 full,
                 image.cpu().numpy(),
                 self.allowed(tags) if masked else None,
                 self.hparams.cam_superpixels,
+                segs,
             )
-            for full, image, tags in zip(maps, batch["image"], batch["tags"])
+            for full, image, tags, segs in zip(maps, batch["image"], batch["tags"], segments)
         ]
 
     def allowed(self, tags: torch.Tensor) -> torch.Tensor:
@@ -181,7 +184,8 @@ class CropClassifier(NetworkModule, pl.LightningModule):
 
     def predict_step(self, batch, batch_idx):
         """Per image, what `finish_image` turns into its CAM label map, as numpy: the stitched CAMs
-        after PAMR (`maps`, C x H x W), the image and the tag mask (`allowed`); with
+        after PAMR (`maps`, C x H x W), the image, the tag mask (`allowed`) and, when the loader
+        made them, the superpixels (`segments`); with
         `cam_crf.backend: gpu`, the label map itself (`cam_label`), made here on the network's device."""
         if self.crf_on_device():
             threshold = self.threshold()
@@ -190,14 +194,16 @@ class CropClassifier(NetworkModule, pl.LightningModule):
                 for image_id, full, image in zip(batch["id"], self.stitched_cams(batch), batch["image"])
             ]
         maps = self.pamr_cams(self.raw_cams(batch), batch)
+        segments = batch.get("segments", [None] * len(maps))
         return [
             {
                 "id": image_id,
                 "maps": full.float().cpu().numpy(),
                 "image": image.cpu().numpy(),
                 "allowed": self.allowed(tags).cpu().numpy(),
+                **({} if segs is None else {"segments": segs.cpu().numpy()}),
             }
-            for image_id, full, image, tags in zip(batch["id"], maps, batch["image"], batch["tags"])
+            for image_id, full, image, tags, segs in zip(batch["id"], maps, batch["image"], batch["tags"], segments)
         ]
 
     def crf_on_device(self) -> bool:

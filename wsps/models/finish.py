@@ -11,39 +11,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import cv2
 import numpy as np
 import torch
-from skimage.segmentation import felzenszwalb
 
-from wsps.data.transforms import working_size
+from wsps.data.transforms import superpixels
 from wsps.models.cam import cam_labels, superpixel_pool
 from wsps.models.crf import crf_labels, dense_crf
 from wsps.models.postprocess import panoptic_from_outputs
 
 
-def superpixels(
-    image: np.ndarray, scale: float, sigma: float, min_size: int, max_side: int | None = None
-) -> np.ndarray:
-    """Felzenszwalb segments of an RGB image, computed on a copy shrunk so that its longer side is
-    at most `max_side` (Felzenszwalb's cost grows with the pixel count) and enlarged back."""
-    height, width = image.shape[:2]
-    size = working_size(height, width, max_side)
-    small = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA) if size else image
-    segments = felzenszwalb(small, scale=scale, sigma=sigma, min_size=min_size, channel_axis=-1).astype(np.int32)
-    return cv2.resize(segments, (width, height), interpolation=cv2.INTER_NEAREST) if size else segments
-
-
 def pool_and_mask(
-    full: torch.Tensor, image: np.ndarray, allowed: torch.Tensor | None, superpixel_options: Mapping | None
+    full: torch.Tensor,
+    image: np.ndarray,
+    allowed: torch.Tensor | None,
+    superpixel_options: Mapping | None,
+    segments: torch.Tensor | np.ndarray | None = None,
 ) -> torch.Tensor:
     """Stitched CAMs (C, H, W) averaged within the superpixels of `image` (H, W, 3, uint8) when
-    `superpixel_options` (`superpixels`' keyword arguments) are given, then multiplied by the tag
-    mask `allowed` (C, H, W booleans, `wsps.models.cam.allowed_classes`) when given; in float32
-    (bfloat16 sums over a superpixel's pixels would lose the small differences between classes)."""
+    `superpixel_options` (`wsps.data.transforms.superpixels`' keyword arguments) are given, then
+    multiplied by the tag mask `allowed` (C, H, W booleans, `wsps.models.cam.allowed_classes`)
+    when given; in float32 (bfloat16 sums over a superpixel's pixels would lose the small
+    differences between classes). `segments` (H, W): those superpixels made already (by the
+    loader's workers, `data.superpixels_in_loader`), used instead of computing them here."""
     full = full.float()
     if superpixel_options:
-        full = superpixel_pool(full, torch.from_numpy(superpixels(image, **superpixel_options)))
+        if segments is None:
+            segments = superpixels(image, **superpixel_options)
+        full = superpixel_pool(full, torch.as_tensor(segments))
     return full if allowed is None else full * allowed.to(full.device)
 
 
@@ -65,14 +59,16 @@ def cam_label_image(
     threshold: float,
     superpixels: Mapping | None,
     crf: Mapping | None,
+    segments: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The classifier's CAM label map of one image: its stitched (and PAMR-refined) CAMs `maps`
-    (C, H, W) pooled in superpixels, masked by the tags (`allowed`, C x H x W booleans), labelled.
+    (C, H, W) pooled in superpixels (`segments`, H x W, when the loader made them), masked by
+    the tags (`allowed`, C x H x W booleans), labelled.
 
     Returns:
         {"cam_label": (H, W) uint8 train ids, 255 unlabelled}
     """
-    full = pool_and_mask(torch.from_numpy(maps), image, torch.from_numpy(allowed), superpixels)
+    full = pool_and_mask(torch.from_numpy(maps), image, torch.from_numpy(allowed), superpixels, segments)
     return {"cam_label": cam_label_map(full, image, threshold, crf)}
 
 
