@@ -6,9 +6,9 @@
 The extensions and the overrides that switch each off are listed in benchmarks/ablation.yaml.
 `paper` switches every one off; `+<name>` every one but <name>; `all` none (the default loop);
 `all-<name>` only <name>; `all+<candidate>` adds one of the file's candidates (an EMA teacher,
-colour jitter, ...) to the default, and `full+<candidate>` adds it to the full-supervision
-reference (its control: what the candidate gives a model trained on the true labels; its ratio
-column is against `full`). Without --variants: every variant.
+a fresh start, ...) to the default; `full+<control>` switches one of the file's controls on over
+the full-supervision reference (what a setting of the weak loop gives a model trained on the
+true labels; its ratio column is against `full`). Without --variants: every variant.
 Every variant runs as a weak loop, and full supervision runs once per seed as the reference,
 all with the file's `shared` overrides (every round is run), into runs/bench_ablation/ (CamVid:
 runs/bench_ablation_camvid/, `experiment=camvid`; `--profile long`: `experiment=long`, into
@@ -53,10 +53,16 @@ def variant_overrides(extensions: dict, off: list[str]) -> list[str]:
     return overrides + [f"++loop.variant.{step}=[{values}]" for step, values in quoted.items()]
 
 
-def variants(extensions: dict, names: list[str] | None = None, candidates: dict | None = None) -> dict[str, list[str]]:
+def variants(
+    extensions: dict,
+    names: list[str] | None = None,
+    candidates: dict | None = None,
+    controls: dict | None = None,
+) -> dict[str, list[str]]:
     """Each variant's overrides: `paper`, `+<extension>` for each, `all`, `all-<extension>` for
-    each (the default without it), and `all+<candidate>` for each candidate (switched on over the
-    default) and `full+<candidate>` (switched on over full supervision); or those of `names`."""
+    each (the default without it), `all+<candidate>` for each candidate (switched on over the
+    default) and `full+<control>` for each control (switched on over full supervision); or those
+    of `names`."""
     every = list(extensions)
     table = {"paper": variant_overrides(extensions, every)}
     for name in every:
@@ -66,8 +72,8 @@ def variants(extensions: dict, names: list[str] | None = None, candidates: dict 
         table[f"all-{name}"] = variant_overrides(extensions, [name])
     for name in candidates or {}:
         table[f"all+{name}"] = variant_overrides(candidates, [name])
-    for name in candidates or {}:
-        table[f"full+{name}"] = ["loop.supervision=full", *variant_overrides(candidates, [name])]
+    for name in controls or {}:
+        table[f"full+{name}"] = ["loop.supervision=full", *variant_overrides(controls, [name])]
     if names:
         unknown = [n for n in names if n not in table]
         if unknown:
@@ -154,10 +160,11 @@ def main() -> None:
     parser.add_argument("--profile", choices=["default", "long"], default="default")
     args = parser.parse_args()
     config = OmegaConf.to_container(OmegaConf.load(ABLATION))
-    table = variants(config["extensions"], args.variants, config.get("candidates"))
+    sections = config["extensions"], config.get("candidates"), config.get("controls")
+    table = variants(sections[0], args.variants, *sections[1:])
     experiments = (["camvid"] if args.camvid else []) + (["long"] if args.profile == "long" else [])
     base = [*config["shared"], *([f"experiment=[{','.join(experiments)}]"] if experiments else [])]
-    every = variants(config["extensions"], None, config.get("candidates"))  # donors may be variants not run now
+    every = variants(sections[0], None, *sections[1:])  # donors may be variants not run now
     modes = {"full": [*base, "loop.supervision=full"], **{n: [*base, *o] for n, o in table.items()}}
     default_folder = "bench_ablation" + ("_camvid" if args.camvid else "")
     folder = default_folder + ("_long" if args.profile == "long" else "")

@@ -220,7 +220,7 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
 
     config = OmegaConf.to_container(OmegaConf.load(ABLATION))
     table = variants(config["extensions"])
-    assert list(table)[0] == "paper" and list(table)[8] == "all" and table["all"] == [] and len(table) == 16
+    assert list(table)[0] == "paper" and list(table)[9] == "all" and table["all"] == [] and len(table) == 18
     assert table["all-warm_start"][0] == "loop.warm_start=false"
     modes = {"full": ["loop.supervision=full"], **table}
     shared = donors(modes)
@@ -232,17 +232,17 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert long["all"][0] == "bench_ablation/+cam_refinement" and long["all"][-1] == "+cam_refinement"
     assert "bench_ablation/all" in long["all"] and "bench_ablation/paper" not in long["all"]
     assert long["paper"][0] == "bench_ablation/paper" and "full" not in long
-    with_candidates = variants(config["extensions"], candidates=config["candidates"])
+    with_candidates = variants(config["extensions"], candidates=config["candidates"], controls=config["controls"])
     assert with_candidates["all+keep_previous_labels"] == ["loop.keep_previous_labels=true"]  # off by default
     assert with_candidates["all+ema_teacher"] == ['++loop.variant.segmenter=["callbacks=ema"]']
     assert with_candidates["all+fresh_start"] == [
         "loop.warm_start=false",
         'loop.rounds.2.segmenter=["trainer.max_epochs=20"]',
     ]
-    # a candidate's control on full supervision: its overrides over the full reference, sharing no steps
-    ema = '++loop.variant.segmenter=["callbacks=ema"]'
-    assert with_candidates["full+ema_teacher"] == ["loop.supervision=full", ema]
-    assert "full+ema_teacher" not in donors(with_candidates)
+    # a control on full supervision: its overrides over the full reference, sharing no steps
+    jitter = '++loop.variant.segmenter=["data.colour_jitter=0.4"]'
+    assert with_candidates["full+colour_jitter"] == ["loop.supervision=full", jitter]
+    assert "full+colour_jitter" not in donors(with_candidates)
 
     def steps_of(overrides):
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -260,6 +260,7 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert seg.model.crf is None and seg.model.thing_area == 0 and seg.model.nms_kernel == 7
     assert seg.trainer.max_epochs == 20  # a fresh start every round: round 1's length
     assert clf.model.cam_crf is None and clf.model.cam_superpixels is None and clf.trainer.max_epochs == 2
+    assert seg.data.colour_jitter == 0
     loop, seg, clf = steps_of(table["+tag_loss"])
     assert seg.model.tag_weight == 10 and list(seg.data.tag_crop_size) == [50, 63]
     assert seg.model.class_balance is False and loop.warm_start is False
@@ -270,11 +271,15 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert clf.model.cam_crf is not None
     loop, seg, clf = steps_of(table["all"])
     assert seg.model.class_balance is True and seg.model.crf is not None and loop.score_thresh == "auto"
-    assert seg.callbacks.ema is None and seg.data.colour_jitter == 0
+    assert seg.callbacks.ema is None and seg.data.colour_jitter == 0.4  # the weak loop's pseudo-GT steps
+    loop, seg, clf = steps_of(table["all-colour_jitter"])
+    assert seg.data.colour_jitter == 0 and seg.model.class_balance is True
     loop, seg, clf = steps_of(with_candidates["all+ema_teacher"])
     assert seg.callbacks.ema.decay == 0.99 and seg.callbacks.model_checkpoint.filename == "last"
-    loop, seg, clf = steps_of(with_candidates["all+colour_jitter"])
-    assert seg.data.colour_jitter == 0.4 and seg.callbacks.ema is None
+    loop, seg, clf = steps_of(["loop.supervision=full"])
+    assert seg.data.colour_jitter == 0  # full supervision learns from no pseudo-GT
+    loop, seg, clf = steps_of(with_candidates["full+colour_jitter"])
+    assert seg.data.colour_jitter == 0.4 and loop.supervision == "full"
 
 
 def with_profile_of(profile: str) -> list[str]:

@@ -465,9 +465,21 @@ def test_a_typo_in_a_later_round_fails_before_anything_runs(tmp_path):
 
 def test_records_of_earlier_versions_are_converted():
     v1 = convert({"settings": {"supervision": "weak", "max_rounds": 4}, "steps": {"data": {}}})
-    assert v1["version"] == 3 and v1["steps"] == {"data": {}}
-    assert v1["settings"] == {"selection": "val_labels", "stuff_cues": "cam", "supervision": "weak", "max_rounds": 4}
+    assert v1["version"] == 4 and v1["steps"] == {"data": {}}
+    assert v1["settings"] == {
+        "pseudo_gt_steps": {},
+        "selection": "val_labels",
+        "stuff_cues": "cam",
+        "supervision": "weak",
+        "max_rounds": 4,
+    }
     full = convert({"version": 2, "settings": {"supervision": "full", "stuff_cues": "cam"}})
     assert full["settings"] == {"supervision": "full", "stuff_cues": "cam"}  # full supervision chooses nothing
-    current = {"version": 3, "settings": {"supervision": "weak", "selection": "tags_and_boxes"}, "steps": {}}
+    v3 = convert({"version": 3, "settings": {"supervision": "semi", "selection": "tags_and_boxes"}, "steps": {}})
+    assert v3["settings"]["pseudo_gt_steps"] == {}  # it added nothing to the steps that learn from pseudo-GT
+    current = {
+        "version": 4,
+        "settings": {"supervision": "weak", "selection": "tags_and_boxes", "pseudo_gt_steps": {"segmenter": []}},
+        "steps": {},
+    }
     assert convert(current) == current

@@ -52,7 +52,9 @@ def record_settings(cfg: DictConfig) -> dict:
     is fully supervised (no threshold to choose), how its thresholds are chosen."""
     settings = OmegaConf.to_container(cfg.loop, resolve=True)
     settings.pop("reuse_from", None)  # where the first steps came from, not how the method runs
-    if cfg.loop.supervision != "full":
+    if cfg.loop.supervision == "full":
+        settings.pop("pseudo_gt_steps", None)  # not used without pseudo-GT
+    else:
         settings["selection"] = cfg.selection
         if cfg.selection != "val_labels":
             settings["selection_images"] = cfg.selection_images

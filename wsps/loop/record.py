@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from wsps.io import atomic_path
 
-VERSION = 3
+VERSION = 4
 
 
 class StepFailed(RuntimeError):
@@ -36,7 +36,8 @@ def convert(record: dict) -> dict:
 
     Version 1 (no `version` key) predates `loop.stuff_cues`; such runs used the CAMs. Version 2
     predates `selection`; such runs, unless fully supervised, chose their thresholds on the
-    validation labels.
+    validation labels. Version 3 predates `loop.pseudo_gt_steps`; such runs, unless fully
+    supervised, added nothing there.
     """
     record = {"steps": {}, **record}
     version = record.get("version", 1)
@@ -45,6 +46,8 @@ def convert(record: dict) -> dict:
             record["settings"] = {"stuff_cues": "cam", **record["settings"]}
         if version < 3 and record["settings"].get("supervision") != "full":
             record["settings"] = {"selection": "val_labels", **record["settings"]}
+        if version < 4 and record["settings"].get("supervision") != "full":
+            record["settings"] = {"pseudo_gt_steps": {}, **record["settings"]}
     record["version"] = VERSION
     return record
 

@@ -121,9 +121,12 @@ class Steps:
         ]
 
     def overrides(self, step: str, round_k: int | None = None) -> list[str]:
-        """The loop's overrides for a step: those for every run, then those of the rounds up to
-        `round_k`, then the variant's (`loop.variant`)."""
+        """The loop's overrides for a step: those for every run, then (weak and semi loops) those
+        for every run that learns from pseudo-GT (`loop.pseudo_gt_steps`), then those of the rounds
+        up to `round_k`, then the variant's (`loop.variant`)."""
         extra = list(self.loop.steps.get(step) or [])
+        if self.loop.supervision != "full":
+            extra += list((self.loop.get("pseudo_gt_steps") or {}).get(step) or [])
         for start in sorted(
             (self.loop.rounds or {}), key=int
         ):  # keys are strings: "6" can be overridden as loop.rounds.6
