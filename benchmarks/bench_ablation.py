@@ -93,13 +93,13 @@ BEFORE_ROUNDS = (
 
 
 def donors(modes: dict[str, list[str]], elsewhere: str | None = None) -> dict[str, list[str]]:
-    """Per weak mode, the earlier modes whose overrides of the steps before round 1 are the same:
+    """Per weak mode, the other modes whose overrides of the steps before round 1 are the same:
     it copies the prepare, cues and classifier of one that finished, for the same seed (the
-    latest first, `loop.reuse_from`; the loop passes over one whose configs differ, and where
-    none fits the mode runs them itself). Those steps are deterministic for a seed: the copy is what the run would
-    compute, in seconds instead of about 6 minutes. `elsewhere`: another runs folder whose modes
-    of the same group come first (`folder/mode`; the long profile differs from the default
-    only in the rounds' epochs)."""
+    newest first, `loop.reuse_from`; the loop passes over one whose configs differ, and where
+    none fits the mode runs them itself). Those steps are deterministic for a seed: the copy is
+    what the run would compute, in seconds instead of about 6 minutes. `elsewhere`: another runs
+    folder whose modes of the same group are donors too (`folder/mode`; the long profile differs
+    from the default only in the rounds' epochs)."""
     groups: dict[tuple, list[str]] = {}
     chosen = {}
     for mode, overrides in modes.items():
@@ -108,7 +108,7 @@ def donors(modes: dict[str, list[str]], elsewhere: str | None = None) -> dict[st
         groups.setdefault(tuple(o for o in overrides if o.startswith(BEFORE_ROUNDS)), []).append(mode)
     for group in groups.values():
         for i, mode in enumerate(group):
-            chosen[mode] = [*(f"{elsewhere}/{m}" for m in group if elsewhere), *group[:i]]
+            chosen[mode] = [*(f"{elsewhere}/{m}" for m in group if elsewhere), *group[:i], *group[i + 1 :]]
     return {mode: earlier for mode, earlier in chosen.items() if earlier}
 
 

@@ -69,8 +69,9 @@ def run_modes(
 ) -> dict[str, dict]:
     """Run `python train.py` once per mode (its overrides, `data_root=data`, `seed`) into
     runs/<folder>/<mode>[_seedN], unless that run finished before; returns each run's results.
-    `donors`: mode -> earlier modes whose steps before round 1 it may copy (`loop.reuse_from`):
-    those that finished, the last first; `other_folder/mode` names one in another runs folder."""
+    `donors`: mode -> other modes whose steps before round 1 it may copy (`loop.reuse_from`):
+    those that finished, the newest first (most likely made by this version);
+    `other_folder/mode` names one in another runs folder."""
     results = {}
 
     def run_dir(mode: str) -> Path:
@@ -88,7 +89,8 @@ def run_modes(
                 f"seed={seed}",
             ]
             finished = [run_dir(d) for d in (donors or {}).get(mode, []) if (run_dir(d) / "results.json").exists()]
-            reuse = ",".join(f"'{d}'" for d in reversed(finished))  # the loop takes the first that fits
+            finished.sort(key=lambda d: (d / "results.json").stat().st_mtime, reverse=True)
+            reuse = ",".join(f"'{d}'" for d in finished)  # the loop takes the first that fits
             start = time.perf_counter()
             if not (
                 finished and subprocess.run([*command, f"loop.reuse_from=[{reuse}]"], cwd=REPO).returncode == 0
