@@ -121,8 +121,9 @@ def test_crop_tag_datamodule(tiny):
 
 
 def test_crop_tag_loaders_make_the_cams_superpixels_when_asked(tiny):
-    """superpixels_in_loader: validation and prediction items carry the image's superpixels, as
-    the CAM step would make them; training items (no CAMs) and the default carry none."""
+    """superpixels_in_loader: items made for CAMs (prediction, validation `for_cams`) carry the
+    image's superpixels, as the CAM step would make them; training items, Lightning's validation
+    items (loss and AP, no CAMs) and the default carry none."""
     from wsps.data.transforms import superpixels
 
     options = {"scale": 200, "sigma": 0.5, "min_size": 10, "max_side": 128}
@@ -132,7 +133,8 @@ def test_crop_tag_loaders_make_the_cams_superpixels_when_asked(tiny):
     for image, segments in zip(batch["image"].numpy(), batch["segments"].numpy()):
         np.testing.assert_array_equal(segments, superpixels(image, **options))
         assert 4 < len(np.unique(segments)) < 128 * 256 // 10
-    assert "segments" in next(iter(dm.val_dataloader()))
+    assert "segments" in next(iter(dm.val_dataloader(for_cams=True)))
+    assert "segments" not in next(iter(dm.val_dataloader()))
     assert "segments" not in next(iter(dm.train_dataloader()))
     off = CropTagDataModule(str(tiny), SYNTHETIC, batch_size=2, superpixels=options)
     assert "segments" not in next(iter(off.predict_dataloader()))

@@ -99,17 +99,16 @@ def choose_cam_threshold(cfg: DictConfig, model, datamodule, meta: DatasetMeta) 
     way the chosen threshold's labels are then scored on the validation split (`val/cam_*`)."""
     datamodule.setup("validate")
     metrics = {}
+    val = datamodule.val_dataloader(for_cams=True)
     if check_selection(cfg.selection) == "val_labels":
-        threshold, scores = cam_threshold_from_val_labels(model, datamodule.val_dataloader(), meta.stuff_classes)
+        threshold, scores = cam_threshold_from_val_labels(model, val, meta.stuff_classes)
     else:
         datamodule.setup("predict")
         threshold, chosen = cam_threshold_from_tags(
             model, datamodule.predict_dataloader(), cfg.selection_images, ignore_label=meta.ignore_label
         )
         metrics = {f"selection/cam_{k}": float(v) for k, v in chosen.items()}
-        _, scores = cam_threshold_from_val_labels(
-            model, datamodule.val_dataloader(), meta.stuff_classes, thresholds=(threshold,)
-        )
+        _, scores = cam_threshold_from_val_labels(model, val, meta.stuff_classes, thresholds=(threshold,))
     model.hparams.cam_threshold = threshold
     metrics.update({"selection/cam_threshold": threshold, **{f"val/cam_{k}": v for k, v in scores.items()}})
     log.info(

@@ -250,7 +250,8 @@ class _IdsMixin:
 
 class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
     """The classifier's data: 15 crops per image and their tags. With `superpixels_in_loader`,
-    the validation and prediction items also carry the image's `superpixels` (the CAMs' options,
+    the items made for CAMs (prediction, and validation `for_cams`) also carry the image's
+    `superpixels` (the CAMs' options,
     `model.cam_superpixels`): made in the loader's `num_workers` processes, beside the network,
     where otherwise the CAM steps make them one image at a time in the training process (the
     threshold selection, and the CAM labels with `cam_crf.backend: gpu`) or in the writer's pool."""
@@ -274,25 +275,23 @@ class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
         self.batch_size, self.num_workers, self.limit = batch_size, num_workers, limit
         self.superpixels = superpixels if superpixels_in_loader else None
 
-    def _dataset(self, split: str, flip: bool = False) -> CropTagDataset:
-        return CropTagDataset(
-            self.data_root,
-            split,
-            self.split_ids(split, self.limit),
-            self.meta,
-            flip,
-            None if flip else self.superpixels,  # training never pools CAMs
-        )
+    def _dataset(self, split: str, flip: bool = False, for_cams: bool = False) -> CropTagDataset:
+        """`for_cams`: its items will be pooled into CAM labels, so they carry the superpixels
+        when the loader makes them."""
+        superpixels = self.superpixels if for_cams else None
+        return CropTagDataset(self.data_root, split, self.split_ids(split, self.limit), self.meta, flip, superpixels)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self._dataset(self.train_split, flip=True), self.batch_size, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset(self.val_split), self.batch_size, shuffle=False)
+    def val_dataloader(self, for_cams: bool = False) -> DataLoader:
+        """The validation split's crops: for the classifier's loss and AP during training (no CAMs,
+        so no superpixels), or `for_cams` for the CAM threshold's choice and score."""
+        return self._loader(self._dataset(self.val_split, for_cams=for_cams), self.batch_size, shuffle=False)
 
     def predict_dataloader(self) -> DataLoader:
         """Crops of the prediction split (the training split, whose tags are known), for the CAMs."""
-        return self._loader(self._dataset(self.predict_split), self.batch_size, shuffle=False)
+        return self._loader(self._dataset(self.predict_split, for_cams=True), self.batch_size, shuffle=False)
 
 
 class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
