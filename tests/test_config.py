@@ -278,6 +278,9 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert seg.data.colour_jitter == 0 and seg.model.class_balance is True
     loop, seg, clf = steps_of(with_candidates["all+ema_teacher"])
     assert seg.callbacks.ema.decay == 0.99 and seg.callbacks.model_checkpoint.filename == "last"
+    loop, seg, clf = steps_of(with_candidates["all+stuff_tags"])
+    assert seg.model.tag_classes == "stuff" and seg.model.tag_weight == 10 and seg.data.colour_jitter == 0.4
+    assert steps_of(table["all"])[1].model.tag_classes == "all"
     loop, seg, clf = steps_of(["loop.supervision=full"])
     assert seg.data.colour_jitter == 0  # full supervision learns from no pseudo-GT
     loop, seg, clf = steps_of(with_candidates["full+colour_jitter"])

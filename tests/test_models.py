@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hydra.errors import InstantiationException
 from torch import nn
 
 from wsps.data.metadata import dataset_meta
@@ -161,6 +162,10 @@ def test_crop_tag_loss_is_the_tags_cross_entropy_and_skips_tags_of_cut_crops():
         crop_tag_loss(logits, bits, torch.tensor([[[0.0, 1, 0, 0]]]), torch.ones(1, 1)).item() > 4
     )  # -(log(1 - p0) + log(p1)) / 4, p1 = 1 / (e^10 + 3)
     assert crop_tag_loss(logits, torch.zeros_like(bits), tags, torch.ones(1, 1)).item() == 0  # no crop shows
+    counted = torch.tensor([True, True, False, False])  # classes 0 (tagged) and 1 (absent) only, scores 1/4
+    uniform = torch.zeros(1, 4, 8, 8)
+    loss = crop_tag_loss(uniform, bits, tags, torch.ones(1, 1), classes=counted).item()
+    assert math.isclose(loss, -(math.log(0.25) + math.log(0.75)) / 2, rel_tol=1e-5)
 
 
 def test_segmenter_adds_the_weighted_tag_loss_and_needs_the_tags():
@@ -189,6 +194,14 @@ def test_segmenter_adds_the_weighted_tag_loss_and_needs_the_tags():
         h.semantic_weight * parts["semantic"] + h.center_weight * parts["center"] + h.offset_weight * parts["offset"]
     )
     assert parts["tags"] > 0 and torch.isclose(parts["total"], plain + 2.0 * parts["tags"])
+    stuff_only = _segmenter(tag_weight=2.0, tag_classes="stuff")
+    assert stuff_only.tagged_classes.tolist() == [c not in CITYSCAPES.thing_classes for c in range(19)]
+    stuff_tags = stuff_only.losses(out, batch)["tags"]
+    tags = (batch["crop_bits"], batch["crop_tags"], batch["crop_visible"], h.tag_top_fraction)
+    assert torch.isclose(stuff_tags, crop_tag_loss(out["sem"], *tags, classes=stuff_only.tagged_classes))
+    assert not torch.isclose(stuff_tags, parts["tags"])
+    with pytest.raises(InstantiationException, match="tag_classes=.boxes.: expected"):
+        _segmenter(tag_classes="boxes")
 
 
 def test_centers_threshold_nms_and_order():

@@ -93,18 +93,22 @@ def crop_tag_loss(
     top_fraction: float = 0.05,
     min_visible: float = 0.8,
     stride: int = 4,
+    classes: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Multiple-instance loss on the fixed crops' image tags, the weak labels themselves: binary
     cross-entropy of each crop's presence scores (`crop_presence` on the softmax) against its tags
     (N, K, C). A tag says a class is somewhere in the whole crop, so it counts only where at least
     `min_visible` of the crop is inside the augmented image (`crop_visible`, (N, K)); an absent
     tag holds for any part that shows. The pseudo-GT has no pixels of a class its cues missed
-    (a pole under a building's CAM); this asks the segmenter to find it in the crops tagged with it."""
+    (a pole under a building's CAM); this asks the segmenter to find it in the crops tagged with it.
+    `classes` (C,) bool: the classes the loss counts (None: all of them)."""
     scores, cells = crop_presence(logits.float().softmax(dim=1), crop_bits, top_fraction, stride)
     k = scores.shape[1]
     tags, visible = crop_tags[:, :k], crop_visible[:, :k, None]
     scores = scores.clamp(1e-6, 1 - 1e-6)
     losses = -(tags * torch.log(scores) * (visible >= min_visible) + (1 - tags) * torch.log(1 - scores))
+    if classes is not None:
+        losses = losses[..., classes]
     shown = cells > 0
     if not shown.any():
         return logits.sum() * 0

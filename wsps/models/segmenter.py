@@ -55,7 +55,8 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
     the next round a better pseudo-GT. Validation metrics and the panoptic maps stay the network's.
     With `tag_weight` > 0 the training loss adds `crop_tag_loss` on the fixed crops' image tags
     (the batch must carry them: the datamodule's `tag_crop_size`), `tag_top_fraction` of each
-    crop's pixels making its presence score. With `class_balance` the semantic loss weighs each
+    crop's pixels making its presence score, over every class or (`tag_classes="stuff"`) the
+    stuff classes only, the things having their boxes. With `class_balance` the semantic loss weighs each
     class by `class_balance_weights` of its share in the training labels (the datamodule's
     `class_frequencies`: the pseudo-GT in a weak round, never the true labels). `input_scale` > 1
     shows the network its images enlarged, for small things, at input_scale**2 times the cost.
@@ -93,8 +94,11 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
         eval_dir: str | None = None,
         optimizer: Mapping | None = None,
         scheduler: Mapping | None = None,
+        tag_classes: str = "all",
     ):
         super().__init__()
+        if tag_classes not in ("all", "stuff"):
+            raise ValueError(f"tag_classes={tag_classes!r}: expected 'all' or 'stuff'")
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.num_classes = len(class_names)
         self.net = build_net(net, classes=self.num_classes + 3)
@@ -103,6 +107,10 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
         # the class-balance weights, set from the training labels in setup (a fixed buffer, so that
         # copies made before, such as a moving average's, hold the same buffers)
         self.register_buffer("class_weights", torch.ones(self.num_classes), persistent=False)
+        tagged = torch.ones(self.num_classes, dtype=torch.bool)
+        if tag_classes == "stuff":
+            tagged[list(thing_classes)] = False
+        self.register_buffer("tagged_classes", tagged, persistent=False)
 
     def setup(self, stage: str) -> None:
         """The validation evaluator, from the datamodule's dataset description (before the model
@@ -146,7 +154,12 @@ class PanopticSegmenter(NetworkModule, pl.LightningModule):
                     "tag_weight > 0 needs the crops' image tags in the batch: set the datamodule's tag_crop_size"
                 )
             parts["tags"] = crop_tag_loss(
-                out["sem"], batch["crop_bits"], batch["crop_tags"], batch["crop_visible"], h.tag_top_fraction
+                out["sem"],
+                batch["crop_bits"],
+                batch["crop_tags"],
+                batch["crop_visible"],
+                h.tag_top_fraction,
+                classes=self.tagged_classes,
             )
             parts["total"] = parts["total"] + h.tag_weight * parts["tags"]
         return parts
