@@ -18,7 +18,7 @@ from wsps.data.cityscapes import gt_path
 from wsps.data.synthetic import DRAWN_WITH, generate
 from wsps.io import read_label_png, write_label_png, write_png
 from wsps.loop import Loop, StepFailed
-from wsps.loop.record import convert
+from wsps.loop.record import convert, first_difference
 
 
 @pytest.fixture(scope="module")
@@ -461,6 +461,23 @@ def test_a_typo_in_a_later_round_fails_before_anything_runs(tmp_path):
     out = _refused(data, tmp_path / "run", "loop.train_extra=true", 'loop.rounds.2.gt=["preset=second"]')
     assert "loop step gt, round 2" in out and "second" in out
     assert not data.exists() and not (tmp_path / "run" / "state.json").exists()  # nothing ran: no data, no record
+
+
+def test_configs_that_differ_in_how_a_step_runs_make_the_same_outputs():
+    """A donor's step config against this run's: loader and writer workers, the superpixels'
+    place and the logger do not count (loop.reuse_from takes the step over); anything else does,
+    the first differing lines named."""
+    theirs = (
+        "seed: 0\ndata:\n  batch_size: 4\n  num_workers: 0\n  superpixels_in_loader: false\n"
+        "writer:\n  num_workers: auto\n  in_flight: 2\nlogger:\n  csv:\n    name: csv\n"
+    )
+    ours = "seed: 0\ndata:\n  batch_size: 4\n  num_workers: 8\nwriter:\n  num_workers: 15\n  in_flight: 32\n"
+    assert first_difference(theirs, ours) is None
+    assert first_difference(theirs, ours.replace("batch_size: 4", "batch_size: 2")) == (
+        "  batch_size: 4",
+        "  batch_size: 2",
+    )
+    assert first_difference(theirs, "seed: 0\n") == ("data:", None)
 
 
 def test_records_of_earlier_versions_are_converted():

@@ -24,7 +24,6 @@ import shutil
 import time
 from collections.abc import Callable
 from functools import partial
-from itertools import zip_longest
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -33,7 +32,7 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from wsps.io import ConfigError, InputError
-from wsps.loop.record import RunRecord, StepFailed, as_moved
+from wsps.loop.record import RunRecord, StepFailed, as_moved, first_difference
 from wsps.loop.report import Tracker, per_class, write_results
 from wsps.loop.steps import SUFFIX, Steps
 from wsps.selection import check_selection
@@ -102,8 +101,9 @@ class Loop:
     def donor_configs(self, donor: Path) -> tuple[dict, dict]:
         """The recorded metrics of `donor`'s steps before round 1, and per step folder (config
         name, this run's config text), where `donor`'s configs for them are this run's but for the
-        run folder (`as_moved`: a donor moved or renamed since it ran names its old folder);
-        otherwise StepFailed, in one line naming the step and the first line that differs."""
+        run folder (`as_moved`: a donor moved or renamed since it ran names its old folder) and the
+        keys that do not change outputs (`wsps.loop.record.HOW_IT_RUNS`: loader and writer workers,
+        the logger); otherwise StepFailed, in one line naming the step and the first line that differs."""
         if not (donor / "state.json").exists():
             raise StepFailed(f"loop.reuse_from={donor}: no run record (state.json) there")
         done = json.loads((donor / "state.json").read_text()).get("steps", {})
@@ -112,14 +112,14 @@ class Loop:
             if name not in done:
                 raise StepFailed(f"loop.reuse_from={donor}: its {name} step has not finished")
             saved = donor / folder.relative_to(self.run_dir) / f"{config_name}.yaml"
-            theirs = as_moved(saved.read_text(), donor, self.run_dir).splitlines()
+            theirs = as_moved(saved.read_text(), donor, self.run_dir)
             configs[folder] = (
                 config_name,
                 OmegaConf.to_yaml(self.steps.composed(config_name, overrides), resolve=True),
             )
-            ours = configs[folder][1].splitlines()
-            if theirs != ours:
-                line, other = next((a, b) for a, b in zip_longest(theirs, ours) if a != b)
+            difference = first_difference(theirs, configs[folder][1])
+            if difference:
+                line, other = difference
                 raise StepFailed(
                     f"loop.reuse_from={donor}: its {name} step ran with another config ({saved}: "
                     f"{line!r}; this run: {other!r})"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import zip_longest
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from wsps.io import atomic_path
 
@@ -29,6 +30,27 @@ def as_moved(text: str, run: Path, to: Path | None = None) -> str:
     made_in = OmegaConf.load(record).hydra.runtime.output_dir if record.exists() else None
     folders = "|".join(re.escape(str(p)) for p in {run, Path(made_in or run)})
     return re.sub(f"(?:{folders})(?=/|$|['\"\\s])", lambda _: str(to or run), text, flags=re.M)
+
+
+#: config keys that say how a step runs, not what it makes: another value does not keep a run
+#: from taking over the step (`loop.reuse_from`); the outputs are the same whatever they hold
+HOW_IT_RUNS = ("data.num_workers", "data.superpixels_in_loader", "writer.num_workers", "writer.in_flight", "logger")
+
+
+def first_difference(theirs: str, ours: str) -> tuple[str, str] | None:
+    """The first pair of lines where two saved step configs (YAML text) differ, but for
+    `HOW_IT_RUNS`; None where they make the same outputs."""
+
+    def lines(text: str) -> list[str]:
+        config = OmegaConf.create(text)
+        for key in HOW_IT_RUNS:
+            parent, _, leaf = key.rpartition(".")
+            node = OmegaConf.select(config, parent) if parent else config
+            if isinstance(node, DictConfig) and leaf in node:
+                del node[leaf]
+        return OmegaConf.to_yaml(config).splitlines()
+
+    return next(((a, b) for a, b in zip_longest(lines(theirs), lines(ours)) if a != b), None)
 
 
 def convert(record: dict) -> dict:
