@@ -16,8 +16,9 @@ runs/bench_ablation_long/). Runs resume: a second call only prints. A weak varia
 before round 1 are another's (same classifier and cue overrides) copies them from that variant's
 finished run of the same seed (`loop.reuse_from`). Prints per variant the mean
 and range over seeds of the last round's PQ, PQ_th, PQ_st and mIoU on val, weak / full per seed,
-the mean PQ and pseudo-GT mIoU per round, and the round at which the reference's stopping rule
-(the training loss falling by less than 2%) would have stopped each seed.
+the mean PQ and pseudo-GT mIoU per round, the round at which the reference's stopping rule
+(the training loss falling by less than 2%) would have stopped each seed, and the last round's
+per-class IoU (mean over seeds) with each variant's classes below half of full supervision's.
 """
 
 from __future__ import annotations
@@ -122,6 +123,18 @@ def stop_round(rounds: list[dict], tolerance: float = TOLERANCE) -> int:
     return len(rounds)
 
 
+def classes_short(weak: dict[str, float], full: dict[str, float], ratio: float = 0.5, floor: float = 0.1) -> list[str]:
+    """The classes whose weak IoU is below `ratio` of full supervision's, of those where full's is
+    at least `floor` (issue 30's per-class target on CamVid)."""
+    return [name for name, iou in full.items() if iou >= floor and weak.get(name, 0.0) < ratio * iou]
+
+
+def per_class(per_seed: dict[int, dict[str, dict]], name: str) -> dict[str, float]:
+    """The mean over seeds of the last round's per-class IoU on val of variant `name`."""
+    ious = [per_seed[s][name]["rounds"][-1]["iou"]["model"] for s in per_seed]
+    return {c: float(np.mean([i[c] for i in ious])) for c in ious[0]}
+
+
 def report(per_seed: dict[int, dict[str, dict]], names: list[str]) -> None:
     seeds = list(per_seed)
     print(f"\nlast round on val, mean [min, max] over seeds {seeds}")
@@ -150,6 +163,17 @@ def report(per_seed: dict[int, dict[str, dict]], names: list[str]) -> None:
         )
         stops = ",".join(str(stop_round(r)) for r in runs)
         print(f"{name:24s} PQ {pq} | GT {gt} | stop {stops}")
+    ious = {name: per_class(per_seed, name) for name in ["full", *names]}
+    print(
+        "\nper-class IoU of the last round on val, mean over seeds\n"
+        + f"{'class':16s}"
+        + " ".join(f"{n:>12s}" for n in ious)
+    )
+    for c in ious["full"]:
+        print(f"{c:16s}" + " ".join(f"{v[c]:12.3f}" for v in ious.values()))
+    for name in names:
+        short = classes_short(ious[name], ious["full"])
+        print(f"{name}: below 0.5x full (where full >= 0.1): {', '.join(short) or 'none'}")
 
 
 def main() -> None:

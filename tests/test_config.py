@@ -206,6 +206,19 @@ def test_networks_start_from_imagenet_and_the_scratch_profile_restores_random_we
     assert with_profile_of("scratch") == ["loop.supervision=full", "experiment=[scratch]"]
 
 
+def test_ablation_names_the_classes_below_half_of_full_supervision():
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_ablation import classes_short
+
+    full = {"road": 0.9, "pole": 0.11, "sign": 0.2, "rider": 0.08}
+    weak = {"road": 0.5, "pole": 0.05, "sign": 0.1, "rider": 0.0}
+    # road 0.56x and sign 0.5x pass; pole 0.45x fails; rider is below the 0.1 floor in full
+    assert classes_short(weak, full) == ["pole"]
+    assert classes_short({}, full) == ["road", "pole", "sign"]  # a class the weak run never scored
+
+
 def test_ablation_variants_switch_off_what_they_name(tmp_path):
     """bench_ablation: `paper` switches every extension off in the steps it names, `+tag_loss` all
     but the tag loss, `all` is the default loop, `all-tag_loss` the default without the tag loss;
