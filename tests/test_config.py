@@ -291,6 +291,17 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert seg.data.colour_jitter == 0 and seg.model.class_balance is True
     loop, seg, clf = steps_of(with_candidates["all+ema_teacher"])
     assert seg.callbacks.ema.decay == 0.99 and seg.callbacks.model_checkpoint.filename == "last"
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        for name, expected in (("all", False), ("all+confidence_weights", True)):
+            overrides = (table if name == "all" else with_candidates)[name]
+            cfg = compose(config_name="train", overrides=["loop.tolerance=null", *overrides])
+            steps = Steps(cfg, tmp_path, "synthetic", record=None)
+            assert steps.confidence_weights(1) == [] and cfg.loop.score_thresh == (0 if expected else "auto")
+            scores = [f"data.label_scores={tmp_path / 'round_1/pred/pred_flat_feat'}"]
+            weights = [*scores, "data.label_score_template=%s_leftImg8bit.mat"]
+            assert steps.confidence_weights(2) == (weights if expected else [])
+        seg = steps.compose("train", [f"paths.output_dir={tmp_path}", "stage=segmenter", *weights], tmp_path)
+        assert seg.data.label_scores == str(tmp_path / "round_1/pred/pred_flat_feat")
     loop, seg, clf = steps_of(with_candidates["all+stuff_tags"])
     assert seg.model.tag_classes == "stuff" and seg.model.tag_weight == 10 and seg.data.colour_jitter == 0.4
     assert steps_of(table["all"])[1].model.tag_classes == "all"

@@ -247,6 +247,47 @@ def test_true_labels_of_another_size_are_refused_naming_the_file(tiny, tmp_path)
     assert truth.name in str(error.value)
 
 
+def test_label_scores_weigh_each_pixels_semantic_loss_through_the_augmentation(tiny, tmp_path):
+    import scipy.io
+
+    from wsps.data.cityscapes import gt_path
+    from wsps.io import InputError
+
+    image_id = PanopticDataModule(str(tiny), SYNTHETIC).split_ids("train")[0]
+    truth = read_label_png(gt_path(tiny, "train", image_id, "labelTrainIds"))
+    write_label_png(tmp_path / "sem" / f"{image_id}_leftImg8bit.png", truth)  # a pseudo-GT: the true labels
+    write_label_png(tmp_path / "ins" / f"{image_id}_leftImg8bit.png", np.zeros_like(truth))
+    pseudo = LabelSource(str(tmp_path / "sem"), str(tmp_path / "ins"), SYNTHETIC.pred_template)
+    scores = np.tile(np.linspace(0, 1, 256, dtype=np.float32), (128, 1))  # rising from left to right
+    scipy.io.savemat(tmp_path / f"{image_id}_leftImg8bit.mat", {"feat": scores})
+    items = []
+    for labels, label_scores in ((pseudo, None), (pseudo, tmp_path), (LabelSource(), tmp_path)):
+        torch.manual_seed(3)  # the same augmentation for all
+        dataset = PanopticDataset(
+            tiny,
+            "train",
+            [image_id],
+            SYNTHETIC,
+            labels=labels,
+            crop_size=(128, 256),
+            scale_range=(1, 1),
+            label_scores=label_scores,
+        )
+        items.append(dataset[0])
+    plain, weighed, true_labels = items
+    assert torch.equal(true_labels["sem_weight"], plain["sem_weight"])  # an image with its true labels: not weighed
+    assert torch.equal(plain["sem"], weighed["sem"]) and torch.equal(plain["image"], weighed["image"])
+    weights = np.round(scores * 255) / 255
+    expected = [plain["sem_weight"].numpy() * w for w in (weights, weights[:, ::-1])]  # as is, or flipped
+    assert any(np.allclose(weighed["sem_weight"].numpy(), e, atol=1e-6) for e in expected)
+    assert weighed["sem_weight"].sum() < 0.6 * plain["sem_weight"].sum()  # the mean score is 0.5
+    scipy.io.savemat(tmp_path / f"{image_id}_leftImg8bit.mat", {"feat": scores[:64]})
+    dataset = PanopticDataset(tiny, "train", [image_id], SYNTHETIC, labels=pseudo, label_scores=tmp_path)
+    with pytest.raises(InputError, match="scores are 64x256 but the labels are 128x256") as error:
+        dataset[0]
+    assert f"{image_id}_leftImg8bit.mat" in str(error.value)
+
+
 def test_panoptic_dataset_refuses_unknown_mode(tiny):
     with pytest.raises(ValueError, match="mode must be"):
         PanopticDataset(tiny, "train", [], SYNTHETIC, mode="test")

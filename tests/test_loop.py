@@ -482,8 +482,9 @@ def test_configs_that_differ_in_how_a_step_runs_make_the_same_outputs():
 
 def test_records_of_earlier_versions_are_converted():
     v1 = convert({"settings": {"supervision": "weak", "max_rounds": 4}, "steps": {"data": {}}})
-    assert v1["version"] == 4 and v1["steps"] == {"data": {}}
+    assert v1["version"] == 5 and v1["steps"] == {"data": {}}
     assert v1["settings"] == {
+        "confidence_weights": False,
         "pseudo_gt_steps": {},
         "selection": "val_labels",
         "stuff_cues": "cam",
@@ -494,9 +495,16 @@ def test_records_of_earlier_versions_are_converted():
     assert full["settings"] == {"supervision": "full", "stuff_cues": "cam"}  # full supervision chooses nothing
     v3 = convert({"version": 3, "settings": {"supervision": "semi", "selection": "tags_and_boxes"}, "steps": {}})
     assert v3["settings"]["pseudo_gt_steps"] == {}  # it added nothing to the steps that learn from pseudo-GT
+    v4 = convert({"version": 4, "settings": {"supervision": "weak", "pseudo_gt_steps": {}}, "steps": {}})
+    assert v4["settings"]["confidence_weights"] is False  # every labelled pixel weighed 1
     current = {
-        "version": 4,
-        "settings": {"supervision": "weak", "selection": "tags_and_boxes", "pseudo_gt_steps": {"segmenter": []}},
+        "version": 5,
+        "settings": {
+            "supervision": "weak",
+            "selection": "tags_and_boxes",
+            "pseudo_gt_steps": {"segmenter": []},
+            "confidence_weights": True,
+        },
         "steps": {},
     }
     assert convert(current) == current

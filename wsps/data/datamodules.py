@@ -25,7 +25,7 @@ from wsps.data.cityscapes import LabelSource, read_image
 from wsps.data.metadata import DatasetMeta
 from wsps.data.targets import panoptic_targets
 from wsps.data.transforms import colour_jitter, random_scale_crop_flip, superpixels, to_chw
-from wsps.io import InputError, read_id_list, read_label_png
+from wsps.io import InputError, read_id_list, read_label_png, read_score_mat
 
 
 def _rng() -> np.random.Generator:
@@ -121,7 +121,12 @@ class PanopticDataset(Dataset):
     the share of each crop inside the augmented image (`crop_visible`), for `crop_tag_loss`.
     With `semantic_only` (coarse `train_extra` images) training items teach the semantic head
     alone: their centre and offset weights are 0, and their crop tags are empty and show nowhere.
-    `colour_jitter` > 0 jitters the training crops' colours (`wsps.data.transforms.colour_jitter`)."""
+    `colour_jitter` > 0 jitters the training crops' colours (`wsps.data.transforms.colour_jitter`).
+    With `label_scores` (a folder of score maps, `label_score_template` % id: MAT files of the
+    winning softmax score, as the segmenter's predictions write them) each training pixel's
+    semantic loss weight (`sem_weight`) is multiplied by its score there, in 1/255 steps: the
+    previous model's confidence instead of a hard ignore. Images that carry their true labels
+    (`labels.uses_true_gt`) are not weighed."""
 
     def __init__(
         self,
@@ -139,6 +144,8 @@ class PanopticDataset(Dataset):
         tag_crop_size: Sequence[int] | None = None,
         semantic_only: bool = False,
         colour_jitter: float = 0.0,
+        label_scores: str | Path | None = None,
+        label_score_template: str = "%s_leftImg8bit.mat",
     ):
         if mode not in ("train", "val", "predict"):
             raise ValueError(f"mode must be train, val or predict, got {mode!r}")
@@ -153,6 +160,8 @@ class PanopticDataset(Dataset):
         self.thing_classes, self.ignore_label = meta.thing_classes, meta.ignore_label
         self.tag_crop_size, self.num_classes = tag_crop_size and tuple(tag_crop_size), meta.num_classes
         self.semantic_only, self.colour_jitter = semantic_only, colour_jitter
+        self.label_scores = Path(label_scores) if label_scores else None
+        self.label_score_template = label_score_template
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -194,6 +203,10 @@ class PanopticDataset(Dataset):
             item["crop_tags"] = torch.from_numpy(crop_tags(truth, crops, self.num_classes))
             maps.append(bits)
             pads.append(0)
+        weighed = self.label_scores is not None and not self.labels.uses_true_gt(image_id)
+        if weighed:
+            maps.append(self.score_weights(image_id, sem.shape))
+            pads.append(0)
         image, maps = random_scale_crop_flip(rng, image, maps, pads, self.crop_size, (scale, scale))
         if self.colour_jitter:
             image = colour_jitter(rng, image, self.colour_jitter)
@@ -217,11 +230,23 @@ class PanopticDataset(Dataset):
         if self.semantic_only:
             targets["center_weight"][:] = 0
             targets["offset_weight"][:] = 0
+        if weighed:
+            targets["sem_weight"] *= maps[-1].astype(np.float32) / 255
         return {
             **item,
             "image": torch.from_numpy(to_chw(image)),
             **{k: torch.from_numpy(v) for k, v in targets.items()},
         }
+
+    def score_weights(self, image_id: str, shape: tuple[int, int]) -> np.ndarray:
+        """The image's score map as uint8 weights (score x 255, rounded), checked against `shape`."""
+        path = self.label_scores / (self.label_score_template % image_id)
+        scores = read_score_mat(path)
+        if scores.shape != tuple(shape):
+            raise InputError(
+                path, f"scores are {scores.shape[0]}x{scores.shape[1]} but the labels are {shape[0]}x{shape[1]}"
+            )
+        return np.round(np.clip(scores, 0, 1) * 255).astype(np.uint8)
 
 
 class _IdsMixin:
@@ -297,7 +322,9 @@ class CropTagDataModule(_IdsMixin, pl.LightningDataModule):
 class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
     """The segmenter's data: augmented training crops with targets (and, with `tag_crop_size`, the
     fixed crops' image tags), full validation images. With `extra_split` (`train_extra`), its
-    images, labelled by `extra_labels`, join the training set for the semantic loss alone."""
+    images, labelled by `extra_labels`, join the training set for the semantic loss alone. With
+    `label_scores` the training split's pixels weigh by those scores (`PanopticDataset`; the
+    extra split's are not weighed)."""
 
     def __init__(
         self,
@@ -320,8 +347,11 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
         extra_split: str | None = None,
         extra_labels: LabelSource | None = None,
         colour_jitter: float = 0.0,
+        label_scores: str | None = None,
+        label_score_template: str = "%s_leftImg8bit.mat",
     ):
         super().__init__()
+        self.label_scores, self.label_score_template = label_scores, label_score_template
         self.data_root, self.meta, self.labels = Path(data_root), meta, labels or LabelSource()
         self.extra_split, self.extra_labels = extra_split, extra_labels or LabelSource()
         self.tag_crop_size = tag_crop_size
@@ -349,6 +379,8 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
             tag_crop_size=self.tag_crop_size if mode == "train" else None,
             semantic_only=semantic_only,
             colour_jitter=self.colour_jitter,
+            label_scores=self.label_scores if mode == "train" and split == self.train_split else None,
+            label_score_template=self.label_score_template,
         )
 
     def class_frequencies(self) -> np.ndarray:

@@ -53,6 +53,7 @@ def record_settings(cfg: DictConfig) -> dict:
     settings.pop("reuse_from", None)  # where the first steps came from, not how the method runs
     if cfg.loop.supervision == "full":
         settings.pop("pseudo_gt_steps", None)  # not used without pseudo-GT
+        settings.pop("confidence_weights", None)
     else:
         settings["selection"] = cfg.selection
         if cfg.selection != "val_labels":

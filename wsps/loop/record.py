@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from wsps.io import atomic_path
 
-VERSION = 4
+VERSION = 5
 
 
 class StepFailed(RuntimeError):
@@ -59,7 +59,8 @@ def convert(record: dict) -> dict:
     Version 1 (no `version` key) predates `loop.stuff_cues`; such runs used the CAMs. Version 2
     predates `selection`; such runs, unless fully supervised, chose their thresholds on the
     validation labels. Version 3 predates `loop.pseudo_gt_steps`; such runs, unless fully
-    supervised, added nothing there.
+    supervised, added nothing there. Version 4 predates `loop.confidence_weights`; such runs,
+    unless fully supervised, weighed every labelled pixel 1.
     """
     record = {"steps": {}, **record}
     version = record.get("version", 1)
@@ -70,6 +71,8 @@ def convert(record: dict) -> dict:
             record["settings"] = {"selection": "val_labels", **record["settings"]}
         if version < 4 and record["settings"].get("supervision") != "full":
             record["settings"] = {"pseudo_gt_steps": {}, **record["settings"]}
+        if version < 5 and record["settings"].get("supervision") != "full":
+            record["settings"] = {"confidence_weights": False, **record["settings"]}
     record["version"] = VERSION
     return record
 

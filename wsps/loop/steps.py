@@ -367,6 +367,17 @@ class Steps:
             else ()
         )
 
+    def confidence_weights(self, k: int) -> list[str]:
+        """`loop.confidence_weights`: from round 2 on, the segmenter weighs each training pixel's
+        semantic loss by the previous model's score there, the score maps generate_gt read."""
+        if not self.loop.confidence_weights or k == 1:
+            return []
+        gt = self.composed("generate_gt", self.gt_overrides(k, "train"))
+        return [
+            f"data.label_scores={Path(gt.pred_root) / gt.pred_score_dir}",
+            f"data.label_score_template={gt.pred_score_template}",
+        ]
+
     def segmenter(self, k: int) -> dict:
         folder = self.run_dir / f"round_{k}"
         overrides, defaults = [f"pred_root={folder / 'pred'}"], self.segmenter_defaults()
@@ -376,6 +387,7 @@ class Steps:
             overrides += [f"labels={folder / 'pseudo_gt'}", "sem_save_dir=sem", "ins_save_dir=ins"]
             if self.loop.supervision == "semi":
                 overrides.append(f"true_gt_fraction={self.loop.true_gt_fraction}")
+            overrides += self.confidence_weights(k)
         if self.loop.train_extra:
             overrides.append("extra_split=train_extra")
             if self.loop.supervision != "full":
