@@ -11,7 +11,8 @@ the full-supervision reference (what a setting of the weak loop gives a model tr
 true labels; its ratio column is against `full`). Without --variants: every variant.
 Every variant runs as a weak loop, and full supervision runs once per seed as the reference,
 all with the file's `shared` overrides (every round is run), into runs/bench_ablation/ (CamVid:
-runs/bench_ablation_camvid/, `experiment=camvid`; `--profile long`: `experiment=long`, into
+runs/bench_ablation_camvid/, `experiment=camvid`, converting
+../shared/data/camvid into data/camvid first if need be; `--profile long`: `experiment=long`, into
 runs/bench_ablation_long/). Runs resume: a second call only prints. A weak variant whose steps
 before round 1 are another's (same classifier and cue overrides) copies them from that variant's
 finished run of the same seed (`loop.reuse_from`). Prints per variant the mean
@@ -33,6 +34,7 @@ from omegaconf import OmegaConf
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from bench_camvid import convert_once  # noqa: E402
 from bench_loop import run_modes, spread  # noqa: E402
 
 ABLATION = REPO / "benchmarks" / "ablation.yaml"
@@ -193,8 +195,10 @@ def main() -> None:
     default_folder = "bench_ablation" + ("_camvid" if args.camvid else "")
     folder = default_folder + ("_long" if args.profile == "long" else "")
     shared = donors({n: [*base, *o] for n, o in every.items()}, default_folder if folder != default_folder else None)
-    data = str(REPO / "data" / ("camvid" if args.camvid else "synthetic"))
-    per_seed = {seed: run_modes(modes, data, seed, folder, shared) for seed in args.seeds}
+    data = REPO / "data" / ("camvid" if args.camvid else "synthetic")
+    if args.camvid:
+        convert_once(data)
+    per_seed = {seed: run_modes(modes, str(data), seed, folder, shared) for seed in args.seeds}
     report(per_seed, list(table))
 
 

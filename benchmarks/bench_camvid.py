@@ -40,6 +40,15 @@ MODES = {
 TARGETS = {"full mIoU": 0.60, "weak/full mIoU": 0.85, "weak/full PQ": 0.80, "semi/full mIoU": 0.93, "minutes": 45}
 
 
+def convert_once(data: Path) -> None:
+    """Converts ../shared/data/camvid into `data` (wsps-camvid) unless its lists are there."""
+    if not (data / "lists" / "train_id.txt").exists():
+        if not SOURCE.exists():
+            raise SystemExit(f"{data}: no CamVid lists, and no CamVid at {SOURCE} to convert")
+        command = [sys.executable, "-m", "wsps.data.camvid", f"src={SOURCE}", f"data_root={data}"]
+        subprocess.run(command, cwd=REPO, check=True)
+
+
 def cue_scores(run_dir: Path, data: Path) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
     """Precision and coverage of the first round's cues on the training images: the M&G map on
     the true thing pixels, the CAM labels on the true stuff pixels; and per stuff class, the CAM
@@ -82,12 +91,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO / "data" / "camvid")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if not (args.data / "lists" / "train_id.txt").exists():
-        if not SOURCE.exists():
-            raise SystemExit(f"{args.data}: no CamVid lists, and no CamVid at {SOURCE} to convert")
-        subprocess.run(
-            [sys.executable, "-m", "wsps.data.camvid", f"src={SOURCE}", f"data_root={args.data}"], cwd=REPO, check=True
-        )
+    convert_once(args.data)
     results = run_modes({mode: MODES[mode] for mode in args.modes}, str(args.data), args.seed, "bench_camvid")
     checks = []
     print_rounds(results)

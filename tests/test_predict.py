@@ -81,7 +81,7 @@ def test_coco_output_scores_in_cityscapesscripts_as_in_wsps_eval(trained, tmp_pa
         str(gt_json), str(gt_folder), str(out / "panoptic.json"), str(out / "panoptic"), str(tmp_path / "r.json")
     )
     wsps_pq = trained["metrics"]["val/PQ"]
-    assert 0.05 < wsps_pq < 1  # a trained model: the comparison is not of two zeros
+    assert 0.01 < wsps_pq < 1  # matched segments: the comparison is not of two zeros (0.03-0.1 by machine)
     assert abs(scores["All"]["pq"] - wsps_pq) < 1e-6
     assert abs(scores["Things"]["pq"] - trained["metrics"]["val/PQ_th"]) < 1e-6
 
