@@ -291,6 +291,10 @@ def test_ablation_variants_switch_off_what_they_name(tmp_path):
     assert seg.data.colour_jitter == 0 and seg.model.class_balance is True
     loop, seg, clf = steps_of(with_candidates["all+ema_teacher"])
     assert seg.callbacks.ema.decay == 0.99 and seg.callbacks.model_checkpoint.filename == "last"
+    loop, seg, clf = steps_of(with_candidates["all+cutmix"])
+    assert seg.data.cutmix == 0.5 and seg.data.colour_jitter == 0.4 and table["all"] == []
+    loop, seg, clf = steps_of(with_candidates["full+cutmix"])
+    assert seg.data.cutmix == 0.5 and seg.data.colour_jitter == 0 and loop.supervision == "full"
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         for name, expected in (("all", False), ("all+confidence_weights", True)):
             overrides = (table if name == "all" else with_candidates)[name]

@@ -14,7 +14,7 @@ from wsps.data.datamodules import CropTagDataModule, PanopticDataModule, Panopti
 from wsps.data.metadata import dataset_meta
 from wsps.data.synthetic import generate
 from wsps.data.targets import gaussian_kernel, panoptic_targets
-from wsps.data.transforms import colour_jitter, random_scale_crop_flip, to_chw, working_size
+from wsps.data.transforms import colour_jitter, cutmix_box, random_scale_crop_flip, to_chw, working_size
 from wsps.io import read_id_list, read_label_png, write_label_png
 
 I = 255
@@ -349,3 +349,58 @@ def test_colour_jitter_changes_colours_within_its_strength_and_keeps_grey_grey()
     grey = np.full((4, 4, 3), 100, np.uint8)
     out = colour_jitter(np.random.default_rng(2), grey, 0.4)
     assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()  # saturation cannot tint grey
+
+
+def test_cutmix_boxes_lie_inside_and_cover_less_than_half_on_average():
+    rng = np.random.default_rng(0)
+    shares = []
+    for _ in range(400):
+        rows, cols = cutmix_box(rng, (64, 128))
+        assert 0 <= rows.start <= rows.stop <= 64 and 0 <= cols.start <= cols.stop <= 128
+        shares.append((rows.stop - rows.start) * (cols.stop - cols.start) / (64 * 128))
+    assert 0.2 < np.mean(shares) < 0.5  # (1 - lam) is 0.5 on average, less after clipping to the image
+    assert max(shares) > 0.8 and min(shares) < 0.05
+
+
+def test_cut_in_pastes_another_images_pixels_labels_and_instances(tiny):
+    from wsps.data.cityscapes import gt_path
+
+    ids = PanopticDataModule(str(tiny), SYNTHETIC).split_ids("train")[:2]
+    dataset = PanopticDataset(tiny, "train", ids, SYNTHETIC, crop_size=(128, 256), scale_range=(1, 1), cutmix=1.0)
+    image = np.zeros((128, 256, 3), np.uint8)
+    sem, inst = np.full((128, 256), 3, np.uint8), np.zeros((128, 256), np.int32)
+    inst[:20, :20] = 5
+    bits, scores = np.full((128, 256), 7, np.int32), np.full((128, 256), 9, np.uint8)
+    maps = [sem, inst, bits, scores]
+    out, (sem2, inst2, bits2, scores2) = dataset.cut_in(
+        np.random.default_rng(4), 0, image, maps, bits=True, scores=True
+    )
+    pasted = out.any(axis=2)  # the other image has no black pixels
+    rows, cols = np.flatnonzero(pasted.any(axis=1)), np.flatnonzero(pasted.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    assert pasted[box].all() and pasted.sum() == pasted[box].size > 0  # one rectangle
+    truth = read_label_png(gt_path(tiny, "train", ids[1], "labelTrainIds"))
+    assert any(np.array_equal(sem2[box], t[box]) for t in (truth, truth[:, ::-1]))  # its true labels, maybe flipped
+    assert np.all(sem2[~pasted] == 3) and np.all(inst2[~pasted & (inst == 5)] == 5)
+    assert inst2[box].max() > 5 and not np.isin(inst2[box], [1, 2, 3, 4, 5]).any()  # numbered after the crop's own
+    assert np.all(bits2[box] == 0) and np.all(bits2[~pasted] == 7)  # the tag check's crops lose the rectangle
+    assert np.all(scores2[box] == 255) and np.all(scores2[~pasted] == 9)  # true labels: full weight
+    assert not image.any() and np.all(sem == 3) and np.all(bits == 7)  # the inputs are untouched
+
+
+def test_cutmix_items_train_on_the_mixed_labels(tiny):
+    ids = PanopticDataModule(str(tiny), SYNTHETIC).split_ids("train")[:2]
+    items = []
+    for cutmix in (0.0, 1.0):
+        torch.manual_seed(5)
+        kwargs = {"crop_size": (128, 256), "scale_range": (1, 1), "tag_crop_size": (50, 63), "cutmix": cutmix}
+        items.append(PanopticDataset(tiny, "train", ids, SYNTHETIC, **kwargs)[0])
+    plain, mixed = items
+    changed = (plain["image"] != mixed["image"]).any(0)
+    assert 0 < changed.float().mean() < 1 and (plain["sem"] != mixed["sem"])[~changed].sum() == 0
+    assert mixed["crop_visible"].sum() < plain["crop_visible"].sum()  # the rectangle belongs to no crop
+    inside = mixed["offset_weight"][0] > 0
+    assert inside.sum() > 100
+    rows, cols = torch.meshgrid(torch.arange(128.0), torch.arange(256.0), indexing="ij")
+    target = torch.stack([rows + mixed["offset"][0], cols + mixed["offset"][1]])[:, inside].round().long()
+    assert (mixed["center"][0][target[0], target[1]] > 0.9).all()  # every instance pixel points at a centre peak

@@ -24,7 +24,7 @@ from wsps.crops import crop_grid
 from wsps.data.cityscapes import LabelSource, read_image
 from wsps.data.metadata import DatasetMeta
 from wsps.data.targets import panoptic_targets
-from wsps.data.transforms import colour_jitter, random_scale_crop_flip, superpixels, to_chw
+from wsps.data.transforms import colour_jitter, cutmix_box, random_scale_crop_flip, superpixels, to_chw
 from wsps.io import InputError, read_id_list, read_label_png, read_score_mat
 
 
@@ -122,6 +122,8 @@ class PanopticDataset(Dataset):
     With `semantic_only` (coarse `train_extra` images) training items teach the semantic head
     alone: their centre and offset weights are 0, and their crop tags are empty and show nowhere.
     `colour_jitter` > 0 jitters the training crops' colours (`wsps.data.transforms.colour_jitter`).
+    `cutmix` > 0 is the share of training items into which a CutMix rectangle of another of the
+    dataset's images, augmented alike, is pasted (`cut_in`); the targets are made from the mixed labels.
     With `label_scores` (a folder of score maps, `label_score_template` % id: MAT files of the
     winning softmax score, as the segmenter's predictions write them) each training pixel's
     semantic loss weight (`sem_weight`) is multiplied by its score there, in 1/255 steps: the
@@ -146,6 +148,7 @@ class PanopticDataset(Dataset):
         colour_jitter: float = 0.0,
         label_scores: str | Path | None = None,
         label_score_template: str = "%s_leftImg8bit.mat",
+        cutmix: float = 0.0,
     ):
         if mode not in ("train", "val", "predict"):
             raise ValueError(f"mode must be train, val or predict, got {mode!r}")
@@ -159,7 +162,7 @@ class PanopticDataset(Dataset):
         )
         self.thing_classes, self.ignore_label = meta.thing_classes, meta.ignore_label
         self.tag_crop_size, self.num_classes = tag_crop_size and tuple(tag_crop_size), meta.num_classes
-        self.semantic_only, self.colour_jitter = semantic_only, colour_jitter
+        self.semantic_only, self.colour_jitter, self.cutmix = semantic_only, colour_jitter, cutmix
         self.label_scores = Path(label_scores) if label_scores else None
         self.label_score_template = label_score_template
 
@@ -208,6 +211,8 @@ class PanopticDataset(Dataset):
             maps.append(self.score_weights(image_id, sem.shape))
             pads.append(0)
         image, maps = random_scale_crop_flip(rng, image, maps, pads, self.crop_size, (scale, scale))
+        if self.cutmix and len(self) > 1 and rng.random() < self.cutmix:
+            image, maps = self.cut_in(rng, index, image, maps, bits=bool(self.tag_crop_size), scores=weighed)
         if self.colour_jitter:
             image = colour_jitter(rng, image, self.colour_jitter)
         sem, inst = maps[:2]
@@ -237,6 +242,44 @@ class PanopticDataset(Dataset):
             "image": torch.from_numpy(to_chw(image)),
             **{k: torch.from_numpy(v) for k, v in targets.items()},
         }
+
+    def cut_in(
+        self, rng: np.random.Generator, index: int, image: np.ndarray, maps: list[np.ndarray], bits: bool, scores: bool
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Pastes a CutMix rectangle (`cutmix_box`) of another of the dataset's images, scaled,
+        cropped and flipped as a training item, into the training crop `image` and its `maps`
+        ([sem, inst, crop bits if `bits`, score weights if `scores`]): its pixels, its labels,
+        its instances (numbered after the crop's own) and its score weights (255 where it carries
+        its true labels); the tag check's crops lose the rectangle (bits 0)."""
+        other = self.ids[(index + int(rng.integers(1, len(self)))) % len(self)]
+        sem, inst = self.meta.read_targets(self.root, self.split, other, self.labels)
+        layers, pads = [sem, inst], [self.ignore_label, 0]
+        if scores:
+            layers.append(
+                np.full(sem.shape, 255, np.uint8)
+                if self.labels.uses_true_gt(other)
+                else self.score_weights(other, sem.shape)
+            )
+            pads.append(0)
+        scale = rng.uniform(*self.scale_range)
+        pasted, layers = random_scale_crop_flip(
+            rng,
+            read_image(self.meta.image_path(self.root, self.split, other)),
+            layers,
+            pads,
+            self.crop_size,
+            (scale, scale),
+        )
+        box = cutmix_box(rng, image.shape[:2])
+        image, maps = image.copy(), [m.copy() for m in maps]
+        image[box] = pasted[box]
+        maps[0][box] = layers[0][box]
+        maps[1][box] = np.where(layers[1][box] > 0, layers[1][box] + maps[1].max(), 0)
+        if bits:
+            maps[2][box] = 0
+        if scores:
+            maps[-1][box] = layers[2][box]
+        return image, maps
 
     def score_weights(self, image_id: str, shape: tuple[int, int]) -> np.ndarray:
         """The image's score map as uint8 weights (score x 255, rounded), checked against `shape`."""
@@ -349,6 +392,7 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
         colour_jitter: float = 0.0,
         label_scores: str | None = None,
         label_score_template: str = "%s_leftImg8bit.mat",
+        cutmix: float = 0.0,
     ):
         super().__init__()
         self.label_scores, self.label_score_template = label_scores, label_score_template
@@ -359,7 +403,7 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
         self.crop_size, self.scale_range, self.sigma = tuple(crop_size), tuple(scale_range), sigma
         self.small_instance_area, self.small_instance_weight = small_instance_area, small_instance_weight
         self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
-        self.limit, self.colour_jitter = limit, colour_jitter
+        self.limit, self.colour_jitter, self.cutmix = limit, colour_jitter, cutmix
 
     def _dataset(
         self, split: str, mode: str, labels: LabelSource | None = None, semantic_only: bool = False
@@ -379,6 +423,7 @@ class PanopticDataModule(_IdsMixin, pl.LightningDataModule):
             tag_crop_size=self.tag_crop_size if mode == "train" else None,
             semantic_only=semantic_only,
             colour_jitter=self.colour_jitter,
+            cutmix=self.cutmix,
             label_scores=self.label_scores if mode == "train" and split == self.train_split else None,
             label_score_template=self.label_score_template,
         )

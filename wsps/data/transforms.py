@@ -76,6 +76,18 @@ def random_scale_crop_flip(
     return np.ascontiguousarray(image), [np.ascontiguousarray(m) for m in maps]
 
 
+def cutmix_box(rng: np.random.Generator, shape: Sequence[int]) -> tuple[slice, slice]:
+    """A CutMix rectangle (Yun et al., 2019) in an image of `shape` (rows, cols): its sides the
+    image's times sqrt(1 - lam), lam ~ U(0, 1), around a uniformly drawn centre, clipped to the
+    image (so it covers on average less than half of it)."""
+    height, width = shape[:2]
+    side = np.sqrt(1 - rng.uniform())
+    h, w = int(round(height * side)), int(round(width * side))
+    cy, cx = int(rng.integers(0, height)), int(rng.integers(0, width))
+    y0, x0 = max(0, cy - h // 2), max(0, cx - w // 2)
+    return slice(y0, min(height, cy - h // 2 + h)), slice(x0, min(width, cx - w // 2 + w))
+
+
 def colour_jitter(rng: np.random.Generator, image: np.ndarray, strength: float) -> np.ndarray:
     """Brightness, contrast and saturation each scaled by a factor drawn from [1 - strength,
     1 + strength], in a random order (torchvision's ColorJitter without hue), on an RGB uint8
