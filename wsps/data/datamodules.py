@@ -252,24 +252,16 @@ class PanopticDataset(Dataset):
         its instances (numbered after the crop's own) and its score weights (255 where it carries
         its true labels); the tag check's crops lose the rectangle (bits 0)."""
         other = self.ids[(index + int(rng.integers(1, len(self)))) % len(self)]
+        pasted = read_image(self.meta.image_path(self.root, self.split, other))
         sem, inst = self.meta.read_targets(self.root, self.split, other, self.labels)
+        if sem.shape != pasted.shape[:2]:
+            raise ValueError(f"{other}: labels are {sem.shape} but the image is {pasted.shape[:2]}")
         layers, pads = [sem, inst], [self.ignore_label, 0]
         if scores:
-            layers.append(
-                np.full(sem.shape, 255, np.uint8)
-                if self.labels.uses_true_gt(other)
-                else self.score_weights(other, sem.shape)
-            )
+            true_gt = self.labels.uses_true_gt(other)
+            layers.append(np.full(sem.shape, 255, np.uint8) if true_gt else self.score_weights(other, sem.shape))
             pads.append(0)
-        scale = rng.uniform(*self.scale_range)
-        pasted, layers = random_scale_crop_flip(
-            rng,
-            read_image(self.meta.image_path(self.root, self.split, other)),
-            layers,
-            pads,
-            self.crop_size,
-            (scale, scale),
-        )
+        pasted, layers = random_scale_crop_flip(rng, pasted, layers, pads, self.crop_size, self.scale_range)
         box = cutmix_box(rng, image.shape[:2])
         image, maps = image.copy(), [m.copy() for m in maps]
         image[box] = pasted[box]
