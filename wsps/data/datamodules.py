@@ -250,7 +250,8 @@ class PanopticDataset(Dataset):
         cropped and flipped as a training item, into the training crop `image` and its `maps`
         ([sem, inst, crop bits if `bits`, score weights if `scores`]): its pixels, its labels,
         its instances (numbered after the crop's own) and its score weights (255 where it carries
-        its true labels); the tag check's crops lose the rectangle (bits 0)."""
+        its true labels; a crop without score weights leaves the rectangle unweighed); the tag
+        check's crops lose the rectangle (bits 0)."""
         other = self.ids[(index + int(rng.integers(1, len(self)))) % len(self)]
         pasted = read_image(self.meta.image_path(self.root, self.split, other))
         sem, inst = self.meta.read_targets(self.root, self.split, other, self.labels)
