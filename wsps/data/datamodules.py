@@ -171,13 +171,11 @@ class PanopticDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         image_id = self.ids[index]
-        image = read_image(self.meta.image_path(self.root, self.split, image_id))
         item = {"id": image_id}
         if self.mode == "predict":  # the RGB image too, for a CRF on the prediction
+            image = read_image(self.meta.image_path(self.root, self.split, image_id))
             return {**item, "image": torch.from_numpy(to_chw(image)), "rgb": torch.from_numpy(image)}
-        sem, inst = self.meta.read_targets(self.root, self.split, image_id, self.labels)
-        if sem.shape != image.shape[:2]:
-            raise ValueError(f"{image_id}: labels are {sem.shape} but the image is {image.shape[:2]}")
+        image, sem, inst = self.labelled_image(image_id)
         if self.mode == "val":
             return {
                 **item,
@@ -243,6 +241,14 @@ class PanopticDataset(Dataset):
             **{k: torch.from_numpy(v) for k, v in targets.items()},
         }
 
+    def labelled_image(self, image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(RGB image, `sem`, `inst`) of one image of the split, the labels checked against its size."""
+        image = read_image(self.meta.image_path(self.root, self.split, image_id))
+        sem, inst = self.meta.read_targets(self.root, self.split, image_id, self.labels)
+        if sem.shape != image.shape[:2]:
+            raise ValueError(f"{image_id}: labels are {sem.shape} but the image is {image.shape[:2]}")
+        return image, sem, inst
+
     def cut_in(
         self, rng: np.random.Generator, index: int, image: np.ndarray, maps: list[np.ndarray], bits: bool, scores: bool
     ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -253,10 +259,7 @@ class PanopticDataset(Dataset):
         its true labels; a crop without score weights leaves the rectangle unweighed); the tag
         check's crops lose the rectangle (bits 0)."""
         other = self.ids[(index + int(rng.integers(1, len(self)))) % len(self)]
-        pasted = read_image(self.meta.image_path(self.root, self.split, other))
-        sem, inst = self.meta.read_targets(self.root, self.split, other, self.labels)
-        if sem.shape != pasted.shape[:2]:
-            raise ValueError(f"{other}: labels are {sem.shape} but the image is {pasted.shape[:2]}")
+        pasted, sem, inst = self.labelled_image(other)
         layers, pads = [sem, inst], [self.ignore_label, 0]
         if scores:
             true_gt = self.labels.uses_true_gt(other)
