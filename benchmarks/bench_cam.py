@@ -15,6 +15,7 @@ at 0.38).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -34,7 +35,7 @@ from wsps.labels import STUFF_CLASSES, label_ids_to_train_ids  # noqa: E402
 from wsps.models.cam import cam_label_counts, precision_coverage  # noqa: E402
 from wsps.train import train  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("WSPS_SHARED", REPO.parent / "shared")) / "data"
 
 
 def main() -> None:

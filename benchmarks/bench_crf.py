@@ -16,6 +16,7 @@ argmax agrees, each backend's label accuracy against the truth, and seconds per 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from wsps.io import read_id_list, read_label_png  # noqa: E402
 from wsps.labels import label_ids_to_train_ids  # noqa: E402
 from wsps.models.crf import dense_crf, dense_crf_torch  # noqa: E402
 
-REAL = REPO.parent / "shared" / "data" / "cityscapes_real"
+REAL = Path(os.environ.get("WSPS_SHARED", REPO.parent / "shared")) / "data" / "cityscapes_real"
 CAMVID = REPO / "data" / "camvid"
 TARGET = 0.97
 

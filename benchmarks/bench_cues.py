@@ -14,6 +14,7 @@ MCG+GrabCut map for aachen_000000_000019 (from ../shared/data/wsps_sample) is sc
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -34,7 +35,7 @@ from wsps.io import read_id_list, read_label_png  # noqa: E402
 from wsps.labels import THING_CLASSES, label_ids_to_train_ids  # noqa: E402
 from wsps.prepare import PrepareOptions, prepare  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
+SHARED = Path(os.environ.get("WSPS_SHARED", REPO.parent / "shared")) / "data"
 AUTHORS = SHARED / "wsps_sample" / "results" / "mcg_and_grabcut" / "train" / "aachen_000000_000019_leftImg8bit.png"
 
 

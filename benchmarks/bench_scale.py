@@ -53,7 +53,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-REAL = REPO.parent / "shared" / "data" / "cityscapes_real"
+REAL = Path(os.environ.get("WSPS_SHARED", REPO.parent / "shared")) / "data" / "cityscapes_real"
 STAGES = ("prepare", "cues", "cam", "generate_gt", "predict")
 CPU_STAGES = ("prepare", "cues", "generate_gt")  # one process per core on a node
 NETWORK_STAGES = ("cam", "predict")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,36 @@ def test_round_two_uses_the_later_rounds_preset_and_the_chosen_threshold(weak_ru
     segmenter = (weak_run / "round_2/segmenter/train.yaml").read_text()
     assert "max_epochs: 2\n" in segmenter  # a round's override wins
     assert f"init_ckpt: {weak_run}/round_1/segmenter/checkpoints/last.ckpt" in segmenter  # warm start
+
+
+def test_the_gpu_summary_reads_the_loops_log(weak_run, tmp_path):
+    """benchmarks/gpu_summary.py on a real loop's log: every step, each training's seconds with the
+    GPU's use during it, each writer's images and rate (the issue's figures), the last round."""
+    from benchmarks.gpu_summary import read_log, summarise_loop
+
+    (tmp_path / "weak").mkdir()
+    shutil.copy(weak_run / "cli.log", tmp_path / "weak" / "cli.log")
+    shutil.copy(weak_run / "results.json", tmp_path / "weak" / "results.json")
+    steps = read_log(tmp_path / "weak" / "cli.log", end=datetime.now())
+    names = [step.name for step in steps]
+    assert names[:4] == ["data", "prepare", "cues", "classifier"] and "round_1/segmenter" in names
+    by_name = {step.name: step for step in steps}
+    classifier, segmenter = by_name["classifier"], by_name["round_1/segmenter"]
+    assert len(classifier.fits) == len(segmenter.fits) == 1
+    (start, stop), (image_writer, images, _, rate, pool) = segmenter.fits[0], segmenter.writers[0]
+    assert segmenter.start <= start <= stop <= segmenter.end
+    assert image_writer == "SegmentationWriter" and images == 6 and rate > 0 and pool == 0  # 6 images, on a CPU
+    assert [w[:2] for w in classifier.writers] == [("CamLabelWriter", 6)]
+    # the GPU busy 80% during the segmenters' training, idle otherwise
+    fits = [fit for step in steps if step.name.endswith("/segmenter") for fit in step.fits]
+    samples, t = [], steps[0].start
+    while t < steps[-1].end:
+        samples.append((t, 80.0 if any(a <= t < b for a, b in fits) else 0.0))
+        t += timedelta(milliseconds=100)
+    text = "\n".join(summarise_loop("weak", tmp_path, samples))
+    assert "still running or killed" in text  # no weak.seconds: a loop cut short is summarised as far as it went
+    assert "GPU busy during the segmenter's training: 80% (target >= 70%)" in text
+    assert "predictions: slowest" in text and "CAM labels: slowest" in text and "last round: PQ" in text
 
 
 def test_starting_again_skips_what_is_done(weak_run, data):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -262,7 +263,9 @@ def train(cfg: DictConfig, task: NetworkTask | None = None) -> dict[str, float]:
         state = torch.load(to_absolute_path(cfg.init_ckpt), map_location="cpu", weights_only=False)["state_dict"]
         model.load_state_dict(state)
     if cfg.fit:
+        started = time.perf_counter()
         task.fit(cfg, trainer, model, datamodule)
+        log.info("fit: %.1f s", time.perf_counter() - started)
     elif cfg.ckpt_path:
         model = task.load(cfg, model)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

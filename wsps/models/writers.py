@@ -6,7 +6,8 @@ its files run in a pool of `num_workers` processes. At most `in_flight` images p
 in the pool, so memory stays bounded; the network waits when the pool is full. The files are the
 same whatever the number of workers (0: everything in the trainer's process, in order). An image
 whose work fails is reported in one line and the others go on; the writer raises at the end,
-naming how many failed.
+naming how many failed. At the end it logs its rate: `<writer>: N images in S s (R img/s, P pool
+processes)`, from the first batch written to the last file (`benchmarks/gpu_summary.py` reads it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -61,6 +63,7 @@ class PooledWriter(BasePredictionWriter):
         self._failures: list[str] = []
         self._images = 0
         self._job: Callable | None = None
+        self._started, self._workers = 0.0, 0
 
     def files(self) -> Callable[[str, dict], None]:
         raise NotImplementedError
@@ -70,6 +73,7 @@ class PooledWriter(BasePredictionWriter):
 
     def on_predict_start(self, trainer, pl_module):
         self._pending, self._failures, self._images = [], [], 0
+        self._started = time.perf_counter()
         workers = pool_size(self.num_workers, on_cpu=pl_module.device.type == "cpu")
         self._job = (pl_module.finish_image(), self.files())
         self._pool = None
@@ -78,6 +82,7 @@ class PooledWriter(BasePredictionWriter):
             context.set_forkserver_preload([jobs.__name__, "wsps.models.finish"])
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=jobs.one_thread)
         self._limit = max(1, workers) * self.in_flight
+        self._workers = workers
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
         finish, save = self._job
@@ -115,6 +120,15 @@ class PooledWriter(BasePredictionWriter):
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        seconds = time.perf_counter() - self._started
+        log.info(
+            "%s: %d images in %.1f s (%.2f img/s, %d pool processes)",
+            type(self).__name__,
+            self._images,
+            seconds,
+            self._images / max(seconds, 1e-9),
+            self._workers,
+        )
         if self._failures:
             raise InputError(
                 self.output_root(),
