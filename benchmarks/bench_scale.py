@@ -22,7 +22,9 @@ initialised (speed does not depend on the weights).
 
 Writers: both predictions end to end, the network image by image and each image's CPU work in
 the writer's pool of each of `--writer-workers` processes (0: none), on the real images (the
-synthetic ones without them): images/s and a pool process's peak resident memory.
+synthetic ones without them): images/s, a pool process's peak resident memory, and whether the
+files are the same for every pool size. With `--pool-only N` the network's outputs are made
+first and each is handed to the pool N times: the pool's own rate, as beside a GPU.
 
 Training: the segmenter's training loader alone (images/s over `--batches` batches, for each of
 `--workers`) against the training step's images/s on this CPU (`--steps` steps after one warm-up,
@@ -141,6 +143,7 @@ def _network(stage: str, root: Path, work: Path, device: str):
     )
     meta = meta_for(cfg)
     datamodule = instantiate(cfg.data, _partial_=True)(data_root=str(root), meta=meta)
+    torch.manual_seed(cfg.seed)  # the same random weights in every child: their files compare
     model = instantiate(cfg.model, _convert_="all").to(device).eval()
     writer = instantiate(cfg.writer)
     precision = torch.bfloat16 if device == "cuda" and "bf16" in str(cfg.trainer.precision) else None
@@ -235,16 +238,21 @@ def _predict(model, dataset, index: int, device: str, precision) -> list[dict]:
     return items
 
 
-def writer_child(stage: str, root: Path, work: Path, device: str, workers: int) -> dict:
+def writer_child(stage: str, root: Path, work: Path, device: str, workers: int, pool_only: int = 0) -> dict:
     """The whole prediction of `stage` as the trainer runs it: the network image by image, each
     image's CPU work and files in the writer's pool of `workers` processes. Images/s over all
-    images (the pool's start included) and the peak resident memory of each pool process."""
+    images (the pool's start included), the peak resident memory of each pool process, and a
+    digest of the files written. With `pool_only` N, the network's outputs are made first (not
+    timed) and each is handed to the pool N times under N ids: the pool's own rate, as beside a
+    GPU whose network leaves the cores to the pool."""
     import threading
 
     import psutil
 
     model, dataset, writer, precision = _prediction(stage, root, work, device)
     writer.num_workers = workers
+    shutil.rmtree(writer.output_root(), ignore_errors=True)  # the digest is of this run's files alone
+    ready = [_predict(model, dataset, k, device, precision) for k in range(len(dataset))] if pool_only else []
     peaks: dict[int, int] = {}
     done = threading.Event()
 
@@ -260,8 +268,14 @@ def writer_child(stage: str, root: Path, work: Path, device: str, workers: int) 
     start = time.perf_counter()
     writer.on_predict_start(None, model)
     watcher.start()
-    for k in range(len(dataset)):
-        writer.write_on_batch_end(None, model, _predict(model, dataset, k, device, precision), None, None, k)
+    if pool_only:
+        feeds = [[dict(item, id=f"{item['id']}_{n}") for item in items] for n in range(pool_only) for items in ready]
+    else:
+        feeds = (_predict(model, dataset, k, device, precision) for k in range(len(dataset)))
+    images = 0
+    for k, items in enumerate(feeds):
+        writer.write_on_batch_end(None, model, items, None, None, k)
+        images += len(items)
     writer.on_predict_end(None, model)
     seconds = time.perf_counter() - start
     done.set()
@@ -269,10 +283,25 @@ def writer_child(stage: str, root: Path, work: Path, device: str, workers: int) 
     return {
         "stage": stage,
         "workers": workers,
-        "images": len(dataset),
-        "images_per_s": len(dataset) / seconds,
+        "images": images,
+        "images_per_s": images / seconds,
         "worker_peak_mb": max(peaks.values(), default=0) / 2**20,
+        "digest": tree_digest(writer.output_root()),
     }
+
+
+def tree_digest(root: Path) -> str:
+    """One SHA-256 over every file under `root`: its path relative to `root` and its bytes, or for a
+    MAT-file its array (the header holds the time it was written)."""
+    import hashlib
+
+    from wsps.io import read_score_mat
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = read_score_mat(path).tobytes() if path.suffix == ".mat" else path.read_bytes()
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + data)
+    return digest.hexdigest()
 
 
 def loader_child(root: Path, workers: int, batches: int, steps: int, train_batch: int, device: str) -> dict:
@@ -398,6 +427,13 @@ def main() -> None:
     parser.add_argument("--train-batch", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=100, help="segmenter epochs per round, for the projection")
     parser.add_argument("--gpu", action="store_true", help="networks and training on the GPU")
+    parser.add_argument(
+        "--pool-only",
+        type=int,
+        default=0,
+        metavar="N",
+        help="writers: the network's outputs made first, each handed to the pool N times (the pool's own rate)",
+    )
     args = parser.parse_args()
     device = "cuda" if args.gpu else "cpu"
 
@@ -408,7 +444,7 @@ def main() -> None:
     if args.child and args.child.startswith("writer:"):
         stage = args.child.split(":", 1)[1]
         work = args.root.parent / f"work_{args.root.name}_writer"
-        print(json.dumps(writer_child(stage, args.root, work, device, args.writer_workers[0])))
+        print(json.dumps(writer_child(stage, args.root, work, device, args.writer_workers[0], args.pool_only)))
         return
     if args.child:
         print(json.dumps(child(args.child, args.root, args.root.parent / f"work_{args.root.name}", device)))
@@ -449,20 +485,24 @@ def main() -> None:
     if "writers" in args.parts:
         if "stages" not in args.parts:
             run_child(["--child", "prepare", "--root", str(root)])  # the tags and labels prediction reads
-        print(f"\nprediction with the writer's pool on {root.name} ({len(read_ids(root))} images, {device}):")
+        what = f"the pool alone, each network output {args.pool_only} times" if args.pool_only else "end to end"
+        print(f"\nprediction with the writer's pool on {root.name} ({len(read_ids(root))} images, {device}, {what}):")
+        pool_only = ["--pool-only", str(args.pool_only)]
         for stage in NETWORK_STAGES:
-            base = None
+            base = digest = None
             for workers in args.writer_workers:
                 result, peak = run_child(
                     ["--child", f"writer:{stage}", "--root", str(root), "--writer-workers", str(workers), *gpu]
+                    + pool_only
                 )
                 result["peak_mb"] = peak
                 report["writers"].append(result)
-                base = base or result["images_per_s"]
+                base, digest = base or result["images_per_s"], digest or result["digest"]
                 print(
                     f"  {stage:<8} {workers:>2} worker(s): {result['images_per_s']:.3f} img/s "
                     f"({result['images_per_s'] / base:.2f}x), per worker peak {result['worker_peak_mb']:.0f} MB, "
-                    f"trainer process peak {peak:.0f} MB"
+                    f"trainer process peak {peak:.0f} MB, files "
+                    + ("the same" if result["digest"] == digest else "DIFFER")
                 )
 
     if "training" in args.parts:

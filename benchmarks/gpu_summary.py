@@ -1,8 +1,9 @@
 """Summarise a `benchmarks/gpu_check.sh` run: per loop the wall time, the seconds of each step,
-the seconds of its network's training (`fit`) with the GPU's mean use during it, and the rate of
-its prediction writers; then the issue's figures (the GPU busy share over the segmenter's training,
-the slowest CAM-label and prediction rates) and the last round's scores; then the CRF and writer
-benchmarks' output. A loop stopped early (a time limit) is summarised as far as its log goes.
+the seconds of its network's training (`fit`) with the GPU's mean use during it, of the CAM
+threshold's choice, and the rate of its prediction writers; then the issue's figures (the GPU
+busy share over the segmenter's training, the slowest CAM-label and prediction rates) and the
+last round's scores; then the CRF and writer benchmarks' output. A loop stopped early (a time
+limit) is summarised as far as its log goes.
 
     python benchmarks/gpu_summary.py runs/gpu_check
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d+)\]\[([\w.]+)\]\[INFO\] - (.*)$")
 STEP = re.compile(r"^step (\S+)$")
 FIT = re.compile(r"^fit: ([\d.]+) s$")
+CHOSE = re.compile(r"^(CAM threshold) [\d.]+ \(.*\) chosen in ([\d.]+) s;")
 WRITER = re.compile(r"^(\w+Writer): (\d+) images in ([\d.]+) s \(([\d.]+) img/s, (\d+) pool processes\)$")
 #: The issue's targets: the GPU's busy share during the segmenter's training, images/s of each writer.
 BUSY_TARGET, RATE_TARGET = 70.0, 10.0
@@ -33,6 +35,7 @@ class Step:
     start: datetime
     end: datetime | None = None
     fits: list[tuple[datetime, datetime]] = field(default_factory=list)
+    choices: list[tuple[str, float]] = field(default_factory=list)  # what was chosen after training, seconds
     writers: list[tuple[str, int, float, float, int]] = field(default_factory=list)  # writer, images, s, img/s, pool
 
 
@@ -53,6 +56,8 @@ def read_log(log: Path, end: datetime) -> list[Step]:
             continue
         elif fit := FIT.match(message):
             steps[-1].fits.append((when - timedelta(seconds=float(fit.group(1))), when))
+        elif chose := CHOSE.match(message):
+            steps[-1].choices.append((chose.group(1), float(chose.group(2))))
         elif writer := WRITER.match(message):
             name, images, seconds, rate, pool = writer.groups()
             steps[-1].writers.append((name, int(images), float(seconds), float(rate), int(pool)))
@@ -102,6 +107,8 @@ def summarise_loop(mode: str, out: Path, samples: list[tuple[datetime, float]]) 
             text += f" ({sum(fit_use) / len(fit_use):.0f}% busy)" if fit_use else ""
             if step.name.endswith("/segmenter"):
                 training += fit_use
+        for chosen, took in step.choices:
+            text += f"; choosing {chosen} {took:.0f} s"
         for name, images, took, rate, pool in step.writers:
             text += f"; {WRITERS.get(name, name)} {images} in {took:.0f} s = {rate:.1f} img/s ({pool} processes)"
             rates.setdefault(name, []).append(rate)

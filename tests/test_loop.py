@@ -112,6 +112,7 @@ def test_the_gpu_summary_reads_the_loops_log(weak_run, tmp_path):
     assert segmenter.start <= start <= stop <= segmenter.end
     assert image_writer == "SegmentationWriter" and images == 6 and rate > 0 and pool == 0  # 6 images, on a CPU
     assert [w[:2] for w in classifier.writers] == [("CamLabelWriter", 6)]
+    assert [name for name, _ in classifier.choices] == ["CAM threshold"]
     # the GPU busy 80% during the segmenters' training, idle otherwise
     fits = [fit for step in steps if step.name.endswith("/segmenter") for fit in step.fits]
     samples, t = [], steps[0].start

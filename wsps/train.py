@@ -98,6 +98,7 @@ def choose_cam_threshold(cfg: DictConfig, model, datamodule, meta: DatasetMeta) 
     """Set an `auto` CAM threshold as `cfg.selection` says: from the crop tags of the images the
     labels are made for (the predict split), or from the validation split's pixel labels. Either
     way the chosen threshold's labels are then scored on the validation split (`val/cam_*`)."""
+    started = time.perf_counter()
     datamodule.setup("validate")
     metrics = {}
     val = datamodule.val_dataloader(for_cams=True)
@@ -113,9 +114,10 @@ def choose_cam_threshold(cfg: DictConfig, model, datamodule, meta: DatasetMeta) 
     model.hparams.cam_threshold = threshold
     metrics.update({"selection/cam_threshold": threshold, **{f"val/cam_{k}": v for k, v in scores.items()}})
     log.info(
-        "CAM threshold %.2f (selection=%s); its labels on %s: %s",
+        "CAM threshold %.2f (selection=%s) chosen in %.1f s; its labels on %s: %s",
         threshold,
         cfg.selection,
+        time.perf_counter() - started,
         cfg.val_split,
         ", ".join(f"{k} {v:.3f}" for k, v in scores.items()),
     )
