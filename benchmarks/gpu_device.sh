@@ -42,6 +42,10 @@ print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), wsps.CONFIG
   setsid nohup benchmarks/gpu_check.sh "$WSPS_SHARED/data/camvid" "$CHECK" > "$CHECK/check.log" 2>&1 < /dev/null &
 fi
 
+if [ ! -e "$CHECK/check.log" ]; then
+  echo "no check was started on this machine (a fresh one?): call benchmarks/gpu_device.sh start first"
+  exit 1
+fi
 end=$((SECONDS + LIMIT))
 while [ ! -e "$CHECK/done" ] && [ $SECONDS -lt $end ]; do sleep 5; done
 [ -e "$CHECK/done" ] && echo "the check is done" || echo "the check goes on (call: benchmarks/gpu_device.sh wait N)"
