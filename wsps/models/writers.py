@@ -7,7 +7,8 @@ in the pool, so memory stays bounded; the network waits when the pool is full. T
 same whatever the number of workers (0: everything in the trainer's process, in order). An image
 whose work fails is reported in one line and the others go on; the writer raises at the end,
 naming how many failed. At the end it logs its rate: `<writer>: N images in S s (R img/s, P pool
-processes)`, from the first batch written to the last file (`benchmarks/gpu_summary.py` reads it).
+processes)`, from the prediction's start to the last file written, the network's time included
+(`benchmarks/gpu_summary.py` reads it).
 """
 
 from __future__ import annotations
