@@ -18,8 +18,9 @@ gathers into `.gpu_pack/`:
   `--limit N` packs the first N images of each image folder: a pack to rehearse the check on a CPU.
 
 On the GPU machine, `python3 benchmarks/gpu_pack.py --unpack .gpu_pack DEST` decodes the images
-back to PNG under `DEST/data/...` with the same names (point `WSPS_SHARED` at DEST).
-Neither step needs more than numpy and OpenCV, and the pip that runs them.
+back to PNG under `DEST/data/...` with the same names (point `WSPS_SHARED` at DEST). Both steps
+read and write through wsps's own readers and atomic writers (OpenCV, Pillow and cityscapesscripts'
+label table, which the pack's wheels bring there first).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ from pathlib import Path
 import cv2
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from wsps.data.cityscapes import read_image  # noqa: E402
+from wsps.io import atomic_path, write_png  # noqa: E402
+
 SHARED = Path(os.environ.get("WSPS_SHARED", REPO.parent / "shared"))
 #: What the GPU image lacks, as wheels (pure Python); versions from constraints.txt, else as installed here.
 WHEELS = (
@@ -82,24 +88,17 @@ def pack_wheels(out: Path) -> None:
 
 def _jpeg(job: tuple[Path, Path, int]) -> None:
     src, dst, quality = job
-    image = cv2.imread(str(src), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"{src}: not an image OpenCV reads")
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    bgr = cv2.cvtColor(read_image(src), cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise OSError(f"{src}: JPEG encoding failed")
-    dst.write_bytes(data.tobytes())
+    with atomic_path(dst) as tmp:
+        tmp.write_bytes(data.tobytes())
 
 
 def _png(job: tuple[Path, Path]) -> None:
     src, dst = job
-    image = cv2.imread(str(src), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"{src}: not an image OpenCV reads")
-    tmp = dst.with_name(dst.stem + ".tmp.png")
-    if not cv2.imwrite(str(tmp), image):
-        raise OSError(f"{dst}: could not be written")
-    tmp.replace(dst)
+    write_png(dst, read_image(src))
 
 
 def pack_data(shared: Path, out: Path, quality: int, workers: int, limit: int | None = None) -> None:

@@ -56,7 +56,7 @@ def test_the_pack_carries_images_as_jpeg_and_labels_as_they_are(tmp_path):
     for label in (tmp_path / "shared/data").rglob("*annot/*.png"):
         back = tmp_path / "dest/data" / label.relative_to(tmp_path / "shared/data")
         assert back.read_bytes() == label.read_bytes()
-    assert not list((tmp_path / "dest").rglob("*.jpg")) and not list((tmp_path / "dest").rglob("*.tmp.png"))
+    assert not list((tmp_path / "dest").rglob("*.jpg")) and not list((tmp_path / "dest").rglob("*.tmp"))
 
 
 def test_a_limited_pack_keeps_the_labels_of_its_images(tmp_path):
